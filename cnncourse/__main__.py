@@ -1,0 +1,3 @@
+from cnncourse.cli import main
+
+raise SystemExit(main())

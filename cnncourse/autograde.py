@@ -1,0 +1,119 @@
+"""Grading notebooks with nbgrader's autograde on a real gradebook, many in one process.
+
+Used by the fairness harness (tests/) to grade the reference solution, the unanswered release
+and every catalogued mistake and alternative in one nbgrader run per assignment.
+"""
+
+from __future__ import annotations
+
+import copy
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from cnncourse.course import CONFIG_NAME, nbgrader_api, run_api
+from cnncourse.notebooks import (
+    CourseError,
+    graded_cells,
+    nbgrader_meta,
+    read_notebook,
+    solution_code,
+)
+
+
+def answer_ids(nb: nbformat.NotebookNode) -> list[str]:
+    """grade_ids of the autograded answer cells, in order."""
+    return [c.grade_id for c in graded_cells(nb) if c.kind == "answer"]
+
+
+def with_answers(nb: nbformat.NotebookNode, answers: dict[str, str]) -> nbformat.NotebookNode:
+    """A copy of `nb` whose answer cells named in `answers` hold that code instead."""
+    out = copy.deepcopy(nb)
+    missing = set(answers)
+    for cell in out.cells:
+        gid = nbgrader_meta(cell).get("grade_id")
+        if gid in answers:
+            cell.source = answers[gid]
+            missing.discard(gid)
+    if missing:
+        raise CourseError(f"no answer cell named {', '.join(sorted(missing))}")
+    return out
+
+
+def reference_answers(source: nbformat.NotebookNode) -> dict[str, str]:
+    """The instructor's answers as a student would write them, by answer cell grade_id."""
+    return {
+        c.grade_id: solution_code(c.source) for c in graded_cells(source) if c.kind == "answer"
+    }
+
+
+@dataclass
+class Graded:
+    """What nbgrader recorded for one submission: autograded test cells only."""
+
+    student: str
+    score: float  # sum over autograded test cells
+    max_score: float
+    cells: dict[str, tuple[float, float]] = field(default_factory=dict)  # id -> (score, max)
+    manual: list[str] = field(default_factory=list)  # grade_ids left for a person to grade
+    notebook: nbformat.NotebookNode | None = None  # the autograded notebook, with outputs
+
+    def lost(self) -> list[str]:
+        """grade_ids of the test cells that did not get full points."""
+        return [gid for gid, (score, most) in self.cells.items() if (score or 0) < most]
+
+
+def scratch_course(root: Path, assignment: str, where: Path) -> Path:
+    """A copy of the course (config + one assignment's sources) to grade in, outside the repo."""
+    where.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(root / CONFIG_NAME, where / CONFIG_NAME)
+    target = where / "solutions" / assignment
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(root / "solutions" / assignment, target,
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    return where
+
+
+def grade_batch(root: Path, assignment: str, submissions: dict[str, nbformat.NotebookNode],
+                where: Path, **overrides) -> dict[str, Graded]:
+    """Generate `assignment` and autograde every submission in one nbgrader process.
+
+    `root` is the course; the work happens in the folder `where` (created), on its own
+    gradebook. Returns what the gradebook holds for each student, with the autograded notebook.
+    """
+    from nbgrader.api import Gradebook
+
+    course = scratch_course(root, assignment, where)
+    api = nbgrader_api(course, **overrides)
+    run_api(api.generate_assignment, assignment, force=True, create=True,
+            what=f"generate {assignment}")
+    for student, nb in submissions.items():
+        folder = course / "submitted" / student / assignment
+        folder.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, folder / f"{assignment}.ipynb")
+    run_api(api.autograde, assignment, "*", force=True, create=True,
+            what=f"autograde {assignment}")
+
+    results = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for student in submissions:
+            sub = gb.find_submission_notebook(assignment, assignment, student)
+            graded = Graded(student, 0.0, 0.0)
+            for grade in sub.grades:
+                if grade.cell.cell_type != "code" or not grade.max_score:
+                    graded.manual.append(grade.name)  # written answers: graded by hand
+                    continue
+                graded.cells[grade.name] = (float(grade.score or 0), float(grade.max_score))
+            graded.score = sum(s for s, _ in graded.cells.values())
+            graded.max_score = sum(m for _, m in graded.cells.values())
+            path = course / "autograded" / student / assignment / f"{assignment}.ipynb"
+            graded.notebook = read_notebook(path) if path.exists() else None
+            results[student] = graded
+    return results
+
+
+def source_notebook(root: Path, assignment: str) -> nbformat.NotebookNode:
+    return read_notebook(root / "solutions" / assignment / f"{assignment}.ipynb")

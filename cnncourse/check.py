@@ -1,0 +1,164 @@
+"""`cnncourse check NOTEBOOK`: run a notebook in a fresh kernel and say how each test went.
+
+nbgrader's own Validate exits 0 whatever happens; this exits 1 when a visible test fails, and
+shows one row per graded test cell, so a student knows what to fix before submitting.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from cnncourse.notebooks import CourseError, graded_cells, read_notebook
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_FRAME = re.compile(r"in (\w+)\(")
+DEFAULT_TIMEOUT = 120
+
+
+@dataclass
+class Row:
+    question: str
+    points: float
+    status: str  # "passed", "failed", "not answered", "hidden", "not run"
+    message: str = ""
+
+    @property
+    def earned(self) -> float:
+        return self.points if self.status == "passed" else 0.0
+
+
+def _is_hidden_only(source: str) -> bool:
+    """A test cell whose code the release removed: only comments (and blank lines) remain."""
+    return all(not line.strip() or line.lstrip().startswith("#") for line in source.splitlines())
+
+
+def _failure(outputs) -> str | None:
+    """The first line of the error a cell raised, in words; None when it raised nothing."""
+    for out in outputs:
+        if out.get("output_type") != "error":
+            continue
+        ename, evalue = out.get("ename", "Error"), _ANSI.sub("", out.get("evalue", ""))
+        first = evalue.strip().splitlines()[0] if evalue.strip() else ""
+        if ename == "NotImplementedError":
+            frames = _FRAME.findall(_ANSI.sub("", "\n".join(out.get("traceback", []))))
+            return f"not answered yet: write {frames[-1]}" if frames else "not answered yet"
+        return f"{ename}: {first}" if first else ename
+    return None
+
+
+def execute(path: Path, timeout: int = DEFAULT_TIMEOUT, progress: bool = True):
+    """Run every cell of the notebook at `path` in a fresh kernel; errors do not stop the run."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from tqdm.auto import tqdm
+
+    nb = read_notebook(path)
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        allow_errors=True,
+        resources={"metadata": {"path": str(path.parent.resolve())}},
+    )
+    died = None
+    code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    bar = tqdm(total=len(code_cells), desc=f"running {path.name}", unit="cell",
+               disable=not progress, file=sys.stderr, leave=False)
+    # The kernel's own stderr (start-up warnings) is not the student's business; cell errors
+    # come back through the notebook's outputs.
+    with client.setup_kernel(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
+        for index in code_cells:
+            try:
+                client.execute_cell(nb.cells[index], index)
+            except CellTimeoutError:
+                nb.cells[index].outputs.append({
+                    "output_type": "error", "ename": "TimeoutError",
+                    "evalue": f"the cell ran longer than {timeout} s (an endless loop?)",
+                    "traceback": []})
+                client.km.interrupt_kernel()
+            except DeadKernelError:
+                died = index
+                break
+            bar.update()
+    bar.close()
+    return nb, died
+
+
+def tabulate(nb, died: int | None = None) -> list[Row]:
+    """One row per graded test cell of an executed notebook."""
+    rows = []
+    for cell in graded_cells(nb):
+        if cell.kind == "manual":
+            rows.append(Row(cell.grade_id, cell.points, "by hand", "graded by your instructor"))
+            continue
+        if cell.kind != "test":
+            continue
+        if died is not None and cell.index >= died:
+            rows.append(Row(cell.grade_id, cell.points, "not run",
+                            f"the kernel died in cell {died + 1}, before this test"))
+            continue
+        failure = _failure(nb.cells[cell.index].get("outputs", []))
+        if failure is None and _is_hidden_only(cell.source):
+            rows.append(Row(cell.grade_id, cell.points, "hidden", "runs when your work is graded"))
+        elif failure is None:
+            rows.append(Row(cell.grade_id, cell.points, "passed"))
+        elif failure.startswith("not answered"):
+            rows.append(Row(cell.grade_id, cell.points, "not answered", failure))
+        else:
+            rows.append(Row(cell.grade_id, cell.points, "failed", failure))
+    return rows
+
+
+def render(rows: list[Row], width: int = 100) -> str:
+    """The table a student reads, with the visible total and what to do next."""
+    if not rows:
+        return "This notebook has no graded cells."
+    qw = max(len("question"), *(len(r.question) for r in rows))
+    lines = [f"{'question':<{qw}}  points  {'result':<12}  details", "-" * min(width, qw + 60)]
+    for r in rows:
+        mark = {"passed": "passed", "failed": "FAILED", "not answered": "not answered"}.get(
+            r.status, r.status)
+        message = r.message if len(r.message) <= width - qw - 24 else r.message[: width - qw - 27] + "..."
+        lines.append(f"{r.question:<{qw}}  {r.points:>6g}  {mark:<12}  {message}".rstrip())
+    visible = [r for r in rows if r.status in ("passed", "failed", "not answered", "not run")]
+    earned = sum(r.earned for r in visible)
+    possible = sum(r.points for r in visible)
+    hidden = sum(r.points for r in rows if r.status == "hidden")
+    by_hand = sum(r.points for r in rows if r.status == "by hand")
+    lines.append("-" * min(width, qw + 60))
+    lines.append(f"visible tests: {earned:g} / {possible:g} points")
+    if hidden:
+        lines.append(f"hidden tests: {hidden:g} more points, run when your notebook is graded")
+    if by_hand:
+        lines.append(f"written answers: {by_hand:g} points, graded by your instructor")
+    todo = [r for r in visible if r.status != "passed"]
+    if not todo:
+        lines.append("All visible tests pass. Save the notebook and submit it.")
+    elif all(r.status == "not answered" for r in todo):
+        lines.append(f"{len(todo)} test(s) wait for answers: fill in the cells marked "
+                     "'YOUR CODE HERE', then run this check again.")
+    else:
+        first = next(r for r in todo if r.status != "not answered")
+        lines.append(f"Fix '{first.question}' first: read its error in the notebook, "
+                     "change your answer, and run this check again.")
+    return "\n".join(lines)
+
+
+def check(path: str | Path, timeout: int = DEFAULT_TIMEOUT, say=print, progress: bool = True) -> int:
+    """Run the check and print the table; returns the exit status (0: every visible test passes)."""
+    path = Path(path)
+    nb = read_notebook(path)
+    if not any(c.kind == "test" for c in graded_cells(nb)):
+        raise CourseError(f"{path} has no graded test cells: is it one of the course notebooks?")
+    say(f"checking {path}: running every cell in a fresh kernel (this can take a minute) ...")
+    executed, died = execute(path, timeout=timeout, progress=progress)
+    rows = tabulate(executed, died)
+    say(render(rows))
+    if died is not None:
+        say(f"The kernel died while running cell {died + 1}: the code there ended Python "
+            "(os._exit, sys.exit in a loop, or too much memory). Fix that cell first.")
+    return 0 if all(r.status in ("passed", "hidden", "by hand") for r in rows) else 1

@@ -1,0 +1,97 @@
+"""The `cnncourse` command: `release` for instructors, `check` for students."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from cnncourse.notebooks import CourseError
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _cmd_release(args) -> int:
+    from cnncourse.course import find_root, resolve_assignments
+    from cnncourse.release import release
+
+    root = find_root()
+    names = resolve_assignments(root, args.assignments)
+    if args.if_needed:
+        names = [n for n in names if not (root / "notebooks" / n / f"{n}.ipynb").exists()]
+        if not names:
+            _say("every student notebook is already in notebooks/; nothing to release.")
+            return 0
+    written = release(root, names, say=_say)
+    _say(f"released {len(written)} notebook(s) into {root / 'notebooks'}. "
+         "Commit notebooks/ together with solutions/.")
+    return 0
+
+
+def _cell_timeout(notebook: Path) -> int:
+    from cnncourse.check import DEFAULT_TIMEOUT
+    from cnncourse.course import find_root, load_config
+
+    try:
+        root = find_root(notebook.resolve().parent)
+    except CourseError:
+        return DEFAULT_TIMEOUT
+    timeout = load_config(root).Execute.get("timeout")
+    return int(timeout) if isinstance(timeout, int) else DEFAULT_TIMEOUT
+
+
+def _cmd_check(args) -> int:
+    from cnncourse.check import check
+
+    path = Path(args.notebook)
+    if path.suffix != ".ipynb" and not path.is_dir():
+        raise CourseError(f"{path} is not a notebook: give a .ipynb file, "
+                          "e.g. notebooks/01_convolution/01_convolution.ipynb")
+    return check(path, timeout=args.timeout or _cell_timeout(path), say=_say,
+                 progress=not args.no_progress)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cnncourse", description="A notebook course on convolutional neural networks.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("release", help="instructors: generate notebooks/ from solutions/",
+                       description="Generate the student notebooks with nbgrader, strip outputs, "
+                       "and refuse any release that would hold solution or hidden-test text.")
+    p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT",
+                   help="e.g. 01_convolution (default: all)")
+    p.add_argument("--if-needed", action="store_true",
+                   help="only the assignments whose student notebook is missing")
+    p.set_defaults(run=_cmd_release)
+
+    p = sub.add_parser("check", help="students: run a notebook and show how each test went",
+                       description="Run the notebook in a fresh kernel and print one row per "
+                       "graded test. Exits 1 when a visible test fails.")
+    p.add_argument("notebook", metavar="NOTEBOOK")
+    p.add_argument("--timeout", type=int, default=None, help="seconds per cell")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(run=_cmd_check)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.run(args)
+    except CourseError as exc:
+        print(f"cnncourse {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"cnncourse {args.command}: stopped.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""The course directory: where it is, which assignments it has, and nbgrader bound to it."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from cnncourse.notebooks import CourseError
+
+CONFIG_NAME = "nbgrader_config.py"
+
+
+def find_root(start: str | Path | None = None) -> Path:
+    """The nearest folder at or above `start` (default: cwd) holding nbgrader_config.py."""
+    here = Path(start or os.getcwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / CONFIG_NAME).is_file() and (folder / "solutions").is_dir():
+            return folder
+    raise CourseError(
+        f"no course found at or above {here}: run this from the course folder "
+        f"(the one with {CONFIG_NAME} and solutions/)."
+    )
+
+
+def assignments(root: Path) -> list[str]:
+    """Assignment names, in course order: every solutions/<name>/<name>.ipynb."""
+    found = [
+        p.name
+        for p in sorted((root / "solutions").iterdir())
+        if p.is_dir() and (p / f"{p.name}.ipynb").is_file()
+    ]
+    return found
+
+
+def resolve_assignments(root: Path, names: list[str] | None) -> list[str]:
+    """Check the names given on a command line against the course; none given means all."""
+    known = assignments(root)
+    if not names:
+        if not known:
+            raise CourseError(f"{root / 'solutions'} holds no assignment yet.")
+        return known
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise CourseError(
+            f"unknown assignment {', '.join(map(repr, unknown))}; this course has: "
+            f"{', '.join(known)}."
+        )
+    return list(names)
+
+
+def ensure_bin_on_path() -> None:
+    """nbgrader runs `alembic` as a command: put this interpreter's bin/ first on PATH."""
+    bindir = str(Path(sys.executable).parent)
+    parts = os.environ.get("PATH", "").split(os.pathsep)
+    if parts[0] != bindir:
+        os.environ["PATH"] = os.pathsep.join([bindir, *parts])
+
+
+def load_config(root: Path, **overrides):
+    """The course's nbgrader_config.py as a traitlets Config, rooted at `root`.
+
+    `overrides` are ("Section.name", value) pairs given as keywords with "__" for ".",
+    e.g. ``Execute__timeout=10``.
+    """
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader(CONFIG_NAME, path=str(root)).load_config()
+    config.CourseDirectory.root = str(root)
+    for key, value in overrides.items():
+        section, name = key.split("__")
+        config.merge(Config({section: {name: value}}))
+    return config
+
+
+def nbgrader_api(root: Path, **overrides):
+    """An NbGraderAPI bound to the course at `root` (its calls return dicts; check "success")."""
+    ensure_bin_on_path()
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    config = load_config(root, **overrides)
+    coursedir = CourseDirectory(config=config)
+    return NbGraderAPI(coursedir=coursedir, config=config)
+
+
+def run_api(call, *args, what: str, **kwargs) -> dict:
+    """Call an NbGraderAPI method and turn a failure into a CourseError with nbgrader's log."""
+    result = call(*args, **kwargs)
+    if not result.get("success"):
+        detail = (result.get("log") or "") + (result.get("error") or "")
+        last = [line for line in detail.strip().splitlines() if line.strip()][-8:]
+        raise CourseError(f"nbgrader could not {what}:\n" + "\n".join(last))
+    return result

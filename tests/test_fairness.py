@@ -1,0 +1,157 @@
+"""Every assignment is graded fairly and sharply, through nbgrader itself, on every run.
+
+For each assignment in solutions/: the committed release is fresh and holds no answer; the
+reference solution gets full marks; the unanswered release gets 0 and still runs to the end;
+every catalogued mistake loses points; every catalogued alternative gets full marks.
+All submissions of one assignment are autograded in one nbgrader process (one batch).
+"""
+
+from __future__ import annotations
+
+import pytest
+from harness import DEFAULT_MINIMUM, MINIMUM, ROOT, assignments, marker, variants
+
+from cnncourse.autograde import (
+    answer_ids,
+    grade_batch,
+    reference_answers,
+    source_notebook,
+    with_answers,
+)
+from cnncourse.notebooks import read_notebook
+from cnncourse.release import find_leaks, generate
+
+ASSIGNMENTS = assignments()
+
+
+def _params(kind: str | None = None):
+    out = []
+    for a in ASSIGNMENTS:
+        marks = [getattr(pytest.mark, marker(a)), pytest.mark.xdist_group(a), pytest.mark.slow]
+        if kind is None:
+            out.append(pytest.param(a, marks=marks, id=a))
+        else:
+            out += [pytest.param(a, v, marks=marks, id=f"{a}-{v.name}") for v in variants(a, kind)]
+    return out
+
+
+def _release(assignment):
+    return read_notebook(ROOT / "notebooks" / assignment / f"{assignment}.ipynb")
+
+
+_BATCHES: dict = {}
+
+
+def slim(nb):
+    """The notebook without its demo cells: the catalogue variants are judged by test cells only.
+
+    Ungraded code cells after the first (the setup cell with the imports) are experiments and
+    plots; no answer or test may depend on them, and skipping them halves the grading time.
+    The reference and the unanswered release are graded whole.
+    """
+    out = nb.copy()
+    code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    first = code[0] if code else -1
+    out.cells = [c for i, c in enumerate(nb.cells)
+                 if c.cell_type != "code" or i == first or "nbgrader" in c.metadata]
+    return out
+
+
+def graded(assignment, tmp_path_factory):
+    """Grade the whole batch of one assignment once (per worker), then serve it to every test."""
+    if assignment not in _BATCHES:
+        source = source_notebook(ROOT, assignment)
+        release = _release(assignment)
+        reference = reference_answers(source)
+        subs = {"reference": with_answers(release, reference), "blank": release}
+        lean = slim(release)
+        for kind, prefix in (("MISTAKES", "mistake"), ("ALTERNATIVES", "alt")):
+            for v in variants(assignment, kind):
+                subs[f"{prefix}-{v.name}"] = with_answers(lean, {**reference, v.cell: v.code})
+        where = tmp_path_factory.mktemp(f"grade-{assignment}")
+        _BATCHES[assignment] = grade_batch(ROOT, assignment, subs, where)
+    return _BATCHES[assignment]
+
+
+def _errors(nb):
+    """(cell number, first line) of every error output in an executed notebook."""
+    found = []
+    for i, cell in enumerate(nb.cells, start=1):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                found.append((i, f"{out.get('ename')}: {str(out.get('evalue'))[:200]}"))
+    return found
+
+
+@pytest.mark.parametrize("assignment", _params())
+def test_committed_release_is_fresh(assignment, tmp_path):
+    """notebooks/<a> equals what nbgrader generates from solutions/<a> now."""
+    fresh = generate(ROOT, assignment, tmp_path)
+    committed = ROOT / "notebooks" / assignment / f"{assignment}.ipynb"
+    assert committed.exists(), f"{committed} is missing: run `cnncourse release {assignment}`"
+    assert fresh.read_text() == committed.read_text(), (
+        f"{committed} is stale: run `cnncourse release {assignment}` and commit notebooks/")
+    extra_fresh = sorted(p.name for p in fresh.parent.iterdir())
+    extra_committed = sorted(p.name for p in committed.parent.iterdir())
+    assert extra_fresh == extra_committed, "the release folder holds other files than a fresh one"
+
+
+@pytest.mark.parametrize("assignment", _params())
+def test_release_holds_no_answer(assignment):
+    """No line of a solution or hidden-test block appears in the student notebook."""
+    leaks = find_leaks(source_notebook(ROOT, assignment), _release(assignment),
+                       f"notebooks/{assignment}")
+    assert not leaks, "\n".join(map(str, leaks))
+
+
+@pytest.mark.parametrize("assignment", _params())
+def test_catalogue_covers_every_exercise(assignment):
+    """Every answer cell has at least one catalogued mistake and one catalogued alternative."""
+    answers = set(answer_ids(source_notebook(ROOT, assignment)))
+    mistakes, alternatives = variants(assignment, "MISTAKES"), variants(assignment, "ALTERNATIVES")
+    least_m, least_a = MINIMUM.get(assignment, DEFAULT_MINIMUM)
+    assert len(mistakes) >= least_m, f"{len(mistakes)} mistakes catalogued, need {least_m}"
+    assert len(alternatives) >= least_a, f"{len(alternatives)} alternatives, need {least_a}"
+    for kind, entries in (("mistake", mistakes), ("alternative", alternatives)):
+        unknown = {v.cell for v in entries} - answers
+        assert not unknown, f"{kind}s name cells that are not answer cells: {unknown}"
+        uncovered = answers - {v.cell for v in entries}
+        assert not uncovered, f"no catalogued {kind} for: {sorted(uncovered)}"
+    names = [v.name for v in mistakes + alternatives]
+    assert len(names) == len(set(names)), "variant names must be unique"
+
+
+@pytest.mark.parametrize("assignment", _params())
+def test_reference_gets_full_marks(assignment, tmp_path_factory):
+    """The instructor's solution, submitted as a student, earns every point and raises nothing."""
+    ref = graded(assignment, tmp_path_factory)["reference"]
+    assert ref.max_score > 0
+    assert ref.score == ref.max_score, f"lost points in {ref.lost()}"
+    assert not _errors(ref.notebook), f"errors while grading the reference: {_errors(ref.notebook)}"
+
+
+@pytest.mark.parametrize("assignment", _params())
+def test_unanswered_release_gets_zero_and_runs_to_the_end(assignment, tmp_path_factory):
+    """The release as handed out scores 0, and its kernel executes every cell to the last."""
+    blank = graded(assignment, tmp_path_factory)["blank"]
+    assert blank.score == 0, f"points without answers in {[g for g, (s, _) in blank.cells.items() if s]}"
+    code = [c for c in blank.notebook.cells if c.cell_type == "code"]
+    assert code and all(c.get("execution_count") for c in code), (
+        "the kernel stopped before the last cell")
+
+
+@pytest.mark.parametrize(("assignment", "variant"), _params("MISTAKES"))
+def test_mistake_loses_points(assignment, variant, tmp_path_factory):
+    """A common mistake, written as code in the catalogue, loses at least one point."""
+    result = graded(assignment, tmp_path_factory)[f"mistake-{variant.name}"]
+    assert result.score < result.max_score, (
+        f"{variant.name} ({variant.note}) got full marks: the tests do not catch it")
+
+
+@pytest.mark.parametrize(("assignment", "variant"), _params("ALTERNATIVES"))
+def test_alternative_gets_full_marks(assignment, variant, tmp_path_factory):
+    """Another correct way to write the answer earns every point."""
+    result = graded(assignment, tmp_path_factory)[f"alt-{variant.name}"]
+    assert result.score == result.max_score, (
+        f"{variant.name} ({variant.note}) lost points in {result.lost()}: "
+        f"{_errors(result.notebook)[:3]}")

@@ -1,0 +1,79 @@
+"""The assertion helpers used by the notebooks' test cells fail when they should, and say why."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cnncourse.testing import check_close, check_equal, check_raises, python_steps
+
+
+def test_check_close_accepts_equal_and_prints_a_verdict(capsys):
+    check_close("same", np.array([1.0, 2.0]), [1.0, 2.0 + 1e-12])
+    assert capsys.readouterr().out.startswith("ok  same")
+
+
+@pytest.mark.parametrize(("got", "expected", "says"), [
+    (np.zeros((2, 3)), np.zeros((3, 2)), "shape (2, 3), expected (3, 2)"),
+    (np.array([1.0, 2.0]), np.array([1.0, 2.5]), "at index (1,) got"),
+    (np.array([1 + 1j]), np.array([1.0]), "complex result"),
+    ("abc", np.array([1.0]), "expected a NumPy array, got str"),
+    (np.array([None]), np.array([1.0]), "dtype=object"),
+])
+def test_check_close_refuses_with_a_reason(got, expected, says):
+    with pytest.raises(AssertionError, match=None) as info:
+        check_close("x", got, expected, say=False)
+    assert says in str(info.value)
+
+
+@given(st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=20))
+def test_check_close_tolerates_rounding_but_not_error(values):
+    a = np.array(values)
+    check_close("rounded", a * (1 + 1e-9), a, say=False)
+    with pytest.raises(AssertionError):
+        check_close("off", a + 1e-3 + 1e-6 * np.abs(a), a, say=False)
+
+
+def test_check_close_is_not_fooled_by_eq_tricks():
+    class AlwaysEqual(np.ndarray):
+        def __eq__(self, other):
+            return True
+
+    fake = np.zeros(3).view(AlwaysEqual)
+    with pytest.raises(AssertionError):
+        check_close("fake", fake, np.ones(3), say=False)
+
+
+def test_check_equal():
+    check_equal("shape", (2, 3), (2, 3), say=False)
+    with pytest.raises(AssertionError, match="got 4, expected 5"):
+        check_equal("n", 4, 5, say=False)
+    with pytest.raises(AssertionError):
+        check_equal("bool is not int", True, 1, say=False)
+
+
+def test_check_raises():
+    def bad(padding):
+        raise ValueError(f"padding must not be negative, got {padding}")
+
+    check_raises("named", ValueError, bad, -1, mentions="padding", say=False)
+    with pytest.raises(AssertionError, match="should name 'stride'"):
+        check_raises("wrong name", ValueError, bad, -1, mentions="stride", say=False)
+    with pytest.raises(AssertionError, match="nothing was raised"):
+        check_raises("silent", ValueError, lambda: None, say=False)
+    with pytest.raises(NotImplementedError):  # other errors propagate: a stub does not pass
+        check_raises("stub", ValueError, lambda: (_ for _ in ()).throw(NotImplementedError()), say=False)
+
+
+def test_python_steps_grow_with_loops_not_with_vectorized_code():
+    def looped(x):
+        total = 0.0
+        for v in x:
+            total += v
+        return total
+
+    def vectorized(x):
+        return np.sum(x)
+
+    assert python_steps(looped, np.ones(100)) > 5 * python_steps(looped, np.ones(10))
+    assert python_steps(vectorized, np.ones(10000)) == python_steps(vectorized, np.ones(10))
