@@ -9,7 +9,16 @@ All submissions of one assignment are autograded in one nbgrader process (one ba
 from __future__ import annotations
 
 import pytest
-from harness import DEFAULT_MINIMUM, MINIMUM, ROOT, assignments, marker, variants
+from harness import (
+    DEFAULT_MINIMUM,
+    MINIMUM,
+    ROOT,
+    assignments,
+    cells_of,
+    marker,
+    pack,
+    variants,
+)
 
 from cnncourse.autograde import (
     answer_ids,
@@ -58,19 +67,40 @@ def slim(nb):
 
 
 def graded(assignment, tmp_path_factory):
-    """Grade the whole batch of one assignment once (per worker), then serve it to every test."""
+    """Grade the whole batch of one assignment once (per worker), then serve it to every test.
+
+    The reference and the blank release are graded whole; the catalogue variants are packed
+    (`harness.pack`): variants of independent answers share one slim submission and each is
+    judged on the test cells its answer can reach.
+    """
     if assignment not in _BATCHES:
         source = source_notebook(ROOT, assignment)
         release = _release(assignment)
         reference = reference_answers(source)
         subs = {"reference": with_answers(release, reference), "blank": release}
         lean = slim(release)
+        cells = cells_of(source)
+        where_is = {}
         for kind, prefix in (("MISTAKES", "mistake"), ("ALTERNATIVES", "alt")):
-            for v in variants(assignment, kind):
-                subs[f"{prefix}-{v.name}"] = with_answers(lean, {**reference, v.cell: v.code})
+            for i, group in enumerate(pack(variants(assignment, kind), cells)):
+                name = f"{prefix}s-{i:02d}"
+                subs[name] = with_answers(lean, {**reference, **{v.cell: v.code for v in group}})
+                for v in group:
+                    where_is[f"{prefix}-{v.name}"] = (name, cells.reach(v.cell))
         where = tmp_path_factory.mktemp(f"grade-{assignment}")
-        _BATCHES[assignment] = grade_batch(ROOT, assignment, subs, where)
+        results = grade_batch(ROOT, assignment, subs, where)
+        _BATCHES[assignment] = (results, where_is)
     return _BATCHES[assignment]
+
+
+def judged(assignment, key, tmp_path_factory):
+    """(score, max score, the pack's result) of one variant over the test cells it can reach."""
+    results, where_is = graded(assignment, tmp_path_factory)
+    name, reach = where_is[key]
+    result = results[name]
+    mine = {g: sm for g, sm in result.cells.items() if g in reach}
+    assert mine, f"{key}: no test cell reaches this answer"
+    return sum(s for s, _ in mine.values()), sum(m for _, m in mine.values()), result
 
 
 def _errors(nb):
@@ -124,7 +154,7 @@ def test_catalogue_covers_every_exercise(assignment):
 @pytest.mark.parametrize("assignment", _params())
 def test_reference_gets_full_marks(assignment, tmp_path_factory):
     """The instructor's solution, submitted as a student, earns every point and raises nothing."""
-    ref = graded(assignment, tmp_path_factory)["reference"]
+    ref = graded(assignment, tmp_path_factory)[0]["reference"]
     assert ref.max_score > 0
     assert ref.score == ref.max_score, f"lost points in {ref.lost()}"
     assert not _errors(ref.notebook), f"errors while grading the reference: {_errors(ref.notebook)}"
@@ -133,8 +163,9 @@ def test_reference_gets_full_marks(assignment, tmp_path_factory):
 @pytest.mark.parametrize("assignment", _params())
 def test_unanswered_release_gets_zero_and_runs_to_the_end(assignment, tmp_path_factory):
     """The release as handed out scores 0, and its kernel executes every cell to the last."""
-    blank = graded(assignment, tmp_path_factory)["blank"]
-    assert blank.score == 0, f"points without answers in {[g for g, (s, _) in blank.cells.items() if s]}"
+    blank = graded(assignment, tmp_path_factory)[0]["blank"]
+    earned = [g for g, (s, _) in blank.cells.items() if s]
+    assert blank.score == 0, f"points without answers in {earned}"
     code = [c for c in blank.notebook.cells if c.cell_type == "code"]
     assert code and all(c.get("execution_count") for c in code), (
         "the kernel stopped before the last cell")
@@ -143,15 +174,20 @@ def test_unanswered_release_gets_zero_and_runs_to_the_end(assignment, tmp_path_f
 @pytest.mark.parametrize(("assignment", "variant"), _params("MISTAKES"))
 def test_mistake_loses_points(assignment, variant, tmp_path_factory):
     """A common mistake, written as code in the catalogue, loses at least one point."""
-    result = graded(assignment, tmp_path_factory)[f"mistake-{variant.name}"]
-    assert result.score < result.max_score, (
+    score, most, result = judged(assignment, f"mistake-{variant.name}", tmp_path_factory)
+    code = [c for c in result.notebook.cells if c.cell_type == "code"]
+    assert all(c.get("execution_count") for c in code), (
+        f"the kernel died in the submission holding {variant.name}: it cannot be judged")
+    assert score < most, (
         f"{variant.name} ({variant.note}) got full marks: the tests do not catch it")
 
 
 @pytest.mark.parametrize(("assignment", "variant"), _params("ALTERNATIVES"))
 def test_alternative_gets_full_marks(assignment, variant, tmp_path_factory):
     """Another correct way to write the answer earns every point."""
-    result = graded(assignment, tmp_path_factory)[f"alt-{variant.name}"]
-    assert result.score == result.max_score, (
+    score, most, result = judged(assignment, f"alt-{variant.name}", tmp_path_factory)
+    assert score == most, (
         f"{variant.name} ({variant.note}) lost points in {result.lost()}: "
         f"{_errors(result.notebook)[:3]}")
+    assert result.score == result.max_score, (
+        f"the submission holding {variant.name} lost points in {result.lost()}")
