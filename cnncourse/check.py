@@ -122,7 +122,8 @@ def render(rows: list[Row], width: int = 100) -> str:
     for r in rows:
         mark = {"passed": "passed", "failed": "FAILED", "not answered": "not answered"}.get(
             r.status, r.status)
-        message = r.message if len(r.message) <= width - qw - 24 else r.message[: width - qw - 27] + "..."
+        room = width - qw - 24
+        message = r.message if len(r.message) <= room else r.message[: room - 3] + "..."
         lines.append(f"{r.question:<{qw}}  {r.points:>6g}  {mark:<12}  {message}".rstrip())
     visible = [r for r in rows if r.status in ("passed", "failed", "not answered", "not run")]
     earned = sum(r.earned for r in visible)
@@ -148,7 +149,8 @@ def render(rows: list[Row], width: int = 100) -> str:
     return "\n".join(lines)
 
 
-def check(path: str | Path, timeout: int = DEFAULT_TIMEOUT, say=print, progress: bool = True) -> int:
+def check(path: str | Path, timeout: int = DEFAULT_TIMEOUT, say=print,
+          progress: bool = True) -> int:
     """Run the check and print the table; returns the exit status (0: every visible test passes)."""
     path = Path(path)
     nb = read_notebook(path)

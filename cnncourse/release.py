@@ -28,7 +28,6 @@ from cnncourse.notebooks import (
 )
 
 
-
 @dataclass(frozen=True)
 class Leak:
     """A line of a solution or hidden-test block found in a student notebook."""
@@ -71,7 +70,8 @@ def secret_lines(source: nbformat.NotebookNode) -> set[str]:
     return {line for line in secret if not _HARMLESS.fullmatch(line)}
 
 
-def find_leaks(source: nbformat.NotebookNode, release: nbformat.NotebookNode, path: str) -> list[Leak]:
+def find_leaks(source: nbformat.NotebookNode, release: nbformat.NotebookNode,
+               path: str) -> list[Leak]:
     """Lines of the release that stand inside a solution or hidden-test block of the source.
 
     Any such line anywhere in the student notebook counts: in a demo cell, in the markdown, in

@@ -36,7 +36,8 @@ def test_release_says_what_it_does(tmp_path, cli):
     root = make_toy_course(tmp_path)
     result = cli("release", "00_toy", cwd=root)
     assert result.returncode == 0, result.stderr
-    assert "releasing 00_toy" in result.stdout and "wrote notebooks/00_toy/00_toy.ipynb" in result.stdout
+    assert "releasing 00_toy" in result.stdout
+    assert "wrote notebooks/00_toy/00_toy.ipynb" in result.stdout
 
 
 def test_release_if_needed_skips_existing(toy, cli):
@@ -46,7 +47,8 @@ def test_release_if_needed_skips_existing(toy, cli):
 
 def test_release_refuses_a_leak_and_names_file_and_line(tmp_path, cli):
     """An instructor who pastes solution code into a markdown cell gets a refusal, not a release."""
-    leaky = toy_notebook([markdown("Hint: the answer is\n\n    return 2.0 * np.asarray(x, dtype=float)")])
+    hint = "Hint: the answer is\n\n    return 2.0 * np.asarray(x, dtype=float)"
+    leaky = toy_notebook([markdown(hint)])
     root = make_toy_course(tmp_path, nb=leaky)
     result = cli("release", cwd=root)
     assert result.returncode == 2
@@ -79,7 +81,8 @@ def test_check_reference_passes(toy, cli, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "visible tests: 2 / 2 points" in result.stdout
     assert "hidden tests: 2 more points" in result.stdout
-    assert "test_double_hidden" in result.stdout and "runs when your work is graded" in result.stdout
+    assert "test_double_hidden" in result.stdout
+    assert "runs when your work is graded" in result.stdout
 
 
 def test_check_unanswered_gives_a_friendly_table(toy, cli):

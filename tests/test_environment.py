@@ -1,8 +1,8 @@
 """environment.yml (conda) and pyproject.toml (pip) describe the same environment."""
 
 import re
-import tomllib
 
+import tomllib
 import yaml
 
 from cnncourse.course import find_root
@@ -42,7 +42,7 @@ def test_every_pyproject_dependency_is_pinned_exactly():
 
 
 def test_conda_and_pip_name_the_same_packages_and_versions():
-    """environment.yml lists every pyproject package (conda names) at the same version, and no more."""
+    """environment.yml lists every pyproject package (conda names) at one version, no more."""
     pip_pins = _pyproject_pins()
     conda_pins, pip_section = _conda_pins()
     extra = set(conda_pins) - set(pip_pins) - {"python", "pip"}

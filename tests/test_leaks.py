@@ -3,7 +3,7 @@
 from toycourse import toy_notebook
 
 from cnncourse.authoring import code, markdown, notebook
-from cnncourse.authoring import tests as test_cell
+from cnncourse.authoring import tests as graded_test
 from cnncourse.release import find_leaks, secret_lines
 
 
@@ -11,20 +11,22 @@ def test_secret_lines_are_solution_and_hidden_lines_minus_harmless_ones():
     secret = secret_lines(toy_notebook())
     assert "return 2.0 * np.asarray(x, dtype=float)" in secret
     assert 'check_close("double(random)", double(x), x * 2, say=False)' in secret
-    assert "import numpy as np" not in secret and "from cnncourse.testing import check_close" not in secret
+    assert "import numpy as np" not in secret
+    assert "from cnncourse.testing import check_close" not in secret
 
 
 def test_an_honest_release_has_no_leak():
     source = toy_notebook()
     release = notebook([markdown("# Toy"), code("import numpy as np"),
-                        code("def double(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()")])
+                        code("def double(x):\n    # YOUR CODE HERE\n"
+                             "    raise NotImplementedError()")])
     assert find_leaks(source, release, "r.ipynb") == []
 
 
 def test_a_hidden_line_in_a_visible_test_is_found_with_cell_and_line():
     source = toy_notebook()
     release = notebook([markdown("# Toy"),
-                        test_cell("t", 1, "# oops\nx = np.random.default_rng(0).normal(size=7)")])
+                        graded_test("t", 1, "# oops\nx = np.random.default_rng(0).normal(size=7)")])
     (leak,) = find_leaks(source, release, "r.ipynb")
     assert (leak.cell, leak.line) == (2, 2)
     assert str(leak).startswith("r.ipynb: cell 2, line 2 gives away: x = np.random")
