@@ -43,15 +43,19 @@ class Leak:
 
 _HARMLESS = re.compile(
     r"(import\s.+|from\s+\S+\s+import\s.+|else:|try:|finally:|pass|continue|break|return"
-    r"|raise|[^A-Za-z0-9]*)"
+    r"|raise|[^A-Za-z0-9]*"
+    # the boilerplate of every PyTorch module and experiment: it gives no answer away
+    r"|def __init__\(self\):|super\(\)\.__init__\(\)|def forward\(self, x\):"
+    r"|with torch\.no_grad\(\):|torch\.manual_seed\(\d+\)|return x)"
 )
 
 
 def secret_lines(source: nbformat.NotebookNode) -> set[str]:
     """Every line inside a solution or hidden-test block of the instructor notebook.
 
-    Lines that give nothing away are left out: blank lines, punctuation, imports and bare
-    keywords (`else:`, `return`). A solution cell without markers is secret as a whole.
+    Lines that give nothing away are left out: blank lines, punctuation, imports, bare
+    keywords (`else:`, `return`) and the boilerplate of a PyTorch module (`def forward(self, x):`,
+    `super().__init__()`). A solution cell without markers is secret as a whole.
     """
     secret: set[str] = set()
     for cell in source.cells:

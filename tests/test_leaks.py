@@ -2,7 +2,7 @@
 
 from toycourse import toy_notebook
 
-from cnncourse.authoring import code, markdown, notebook
+from cnncourse.authoring import answer, code, markdown, notebook
 from cnncourse.authoring import tests as graded_test
 from cnncourse.release import find_leaks, secret_lines
 
@@ -35,3 +35,13 @@ def test_a_hidden_line_in_a_visible_test_is_found_with_cell_and_line():
 def test_leftover_markers_are_leaks():
     release = notebook([code("### BEGIN SOLUTION\npass\n### END SOLUTION")])
     assert len(find_leaks(toy_notebook(), release, "r")) == 2
+
+
+def test_module_boilerplate_is_not_a_secret_but_the_layers_are():
+    source = notebook([
+        answer("Net", "class Net(nn.Module):\n    def __init__(self):\n        ### BEGIN SOLUTION\n"
+               "        super().__init__()\n        self.fc = nn.Linear(4, 2)\n\n"
+               "    def forward(self, x):\n        return self.fc(x)\n        ### END SOLUTION"),
+    ])
+    secret = secret_lines(source)
+    assert secret == {"self.fc = nn.Linear(4, 2)", "return self.fc(x)"}
