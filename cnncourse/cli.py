@@ -1,8 +1,9 @@
-"""The `cnncourse` command: `release` for instructors, `check` for students."""
+"""The `cnncourse` command: `release` for instructors, `check` for students, `grade` for graders."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -53,6 +54,25 @@ def _cmd_check(args) -> int:
                  progress=not args.no_progress)
 
 
+def _cmd_grade(args) -> int:
+    from cnncourse.course import find_root, resolve_assignments
+    from cnncourse.grade import grade_class, summary
+
+    root = find_root()
+    submitted = Path(args.submitted)
+    if not submitted.is_dir():
+        raise CourseError(f"no folder {submitted}: put submissions in "
+                          "submitted/<student>/<assignment>/<assignment>.ipynb")
+    names = resolve_assignments(root, args.assignments)
+    out = Path(args.out)
+    rows = grade_class(root, submitted, names, out, jobs=args.jobs, timeout=args.timeout,
+                       memory_gb=args.memory_gb, say=_say, progress=not args.no_progress)
+    _say(summary(rows))
+    _say(f"wrote {out / 'grades.csv'} (the status column says why a row has no score); "
+         "graded rows are in the course gradebook.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cnncourse", description="A notebook course on convolutional neural networks.")
@@ -74,6 +94,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=int, default=None, help="seconds per cell")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=_cmd_check)
+
+    p = sub.add_parser("grade", help="graders: autograde a class in parallel, a row per student",
+                       description="Autograde every submitted/<student>/<assignment>/ notebook "
+                       "with nbgrader in parallel workers, outside the course tree, with limits. "
+                       "Every student gets a row in grades.csv with a status.")
+    p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT",
+                   help="e.g. 01_convolution (default: all)")
+    p.add_argument("--submitted", default="submitted", help="folder of submissions")
+    p.add_argument("--out", default="grades", help="folder for grades.csv")
+    p.add_argument("--jobs", type=int, default=max(1, os.cpu_count() or 1),
+                   help="parallel workers (default: one per core)")
+    p.add_argument("--timeout", type=float, default=600,
+                   help="seconds one notebook may run, whatever it does (default 600)")
+    p.add_argument("--memory-gb", type=float, default=8.0,
+                   help="address-space limit of a grading kernel, 0 for none (default 8)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(run=_cmd_grade)
     return parser
 
 

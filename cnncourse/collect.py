@@ -1,0 +1,104 @@
+"""Finding a class's submissions and checking each one before it goes near nbgrader.
+
+A broken file must cost its owner a clear reason in the grade table, never the class run:
+plain nbgrader stops or drops students on invalid JSON, an empty file, duplicated cells (upstream
+#1083) or a wrongly named notebook. Layout: ``submitted/<student>/<assignment>/*.ipynb``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from cnncourse.notebooks import nbgrader_meta
+
+# statuses a submission can end with, besides "graded"
+MISSING = "missing notebook"
+EMPTY = "empty file"
+NOT_JSON = "not JSON"
+NOT_NOTEBOOK = "not a notebook"
+WRONG_ASSIGNMENT = "wrong assignment"
+
+
+@dataclass
+class Submission:
+    """One student's notebook for one assignment, read and repaired, or the reason it is not."""
+
+    student: str
+    assignment: str
+    path: Path | None = None
+    notebook: nbformat.NotebookNode | None = None
+    problem: str = ""  # one of the statuses above when the notebook cannot be graded
+    flags: list[str] = field(default_factory=list)  # repaired, but a person should look
+
+
+def students(submitted: Path) -> list[str]:
+    return sorted(p.name for p in submitted.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def find(submitted: Path, student: str, assignment: str, grade_ids: set[str]) -> Submission:
+    """Read `submitted/<student>/<assignment>/`, repair what can be repaired, say what cannot."""
+    sub = Submission(student, assignment)
+    folder = submitted / student / assignment
+    expected = folder / f"{assignment}.ipynb"
+    found = sorted(folder.glob("*.ipynb")) if folder.is_dir() else []
+    found = [p for p in found if not p.name.startswith(".")]
+    if expected.is_file():
+        sub.path = expected
+    elif len(found) == 1:
+        sub.path = found[0]
+        sub.flags.append(f"renamed: graded {found[0].name} as {expected.name}")
+    else:
+        sub.problem = MISSING
+        if found:
+            sub.flags.append(f"{len(found)} notebooks and none named {expected.name}")
+        return sub
+    raw = sub.path.read_bytes()
+    if not raw.strip():
+        sub.problem = EMPTY
+        return sub
+    try:
+        data = json.loads(raw)
+        nb = nbformat.reads(json.dumps(data), as_version=4)
+    except (ValueError, UnicodeDecodeError):
+        sub.problem = NOT_JSON
+        return sub
+    except Exception as error:  # nbformat's own complaints: a JSON file that is no notebook
+        sub.problem = NOT_NOTEBOOK
+        sub.flags.append(str(error).splitlines()[0][:120])
+        return sub
+    if not isinstance(nb.get("cells"), list):
+        sub.problem = NOT_NOTEBOOK
+        return sub
+    _drop_duplicate_cells(nb, sub)
+    present = {nbgrader_meta(c).get("grade_id") for c in nb.cells} - {None}
+    if grade_ids and not present & grade_ids:
+        sub.problem = WRONG_ASSIGNMENT
+        return sub
+    sub.notebook = nb
+    return sub
+
+
+def _drop_duplicate_cells(nb, sub: Submission) -> None:
+    """Keep the first cell of each grade_id (a copy-paste in JupyterLab duplicates metadata)."""
+    seen, kept, dropped = set(), [], 0
+    for cell in nb.cells:
+        gid = nbgrader_meta(cell).get("grade_id")
+        if gid is not None and gid in seen:
+            dropped += 1
+            continue
+        if gid is not None:
+            seen.add(gid)
+        kept.append(cell)
+    ids, unique = set(), []
+    for cell in kept:  # duplicated cell ids make the notebook invalid too
+        if cell.get("id") in ids:
+            cell["id"] = f"{cell['id']}-{len(unique)}"
+        ids.add(cell.get("id"))
+        unique.append(cell)
+    nb.cells = unique
+    if dropped:
+        sub.flags.append(f"duplicated cells: {dropped} later copies ignored")

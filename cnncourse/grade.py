@@ -1,0 +1,297 @@
+"""`cnncourse grade`: autograde a whole class with nbgrader, in parallel, without losing anyone.
+
+nbgrader stays the engine (its autograde runs every notebook) and the course's gradebook the
+record. Around it:
+
+- long-lived worker processes (``--jobs``), each with its own scratch copy of the course in a
+  temporary folder and its own scratch gradebook: student kernels run there, never in the
+  course tree, and the scratch copy holds no ``solutions/`` once the assignment is generated;
+- a wall-clock limit per notebook enforced from outside: a worker whose notebook runs past it
+  is killed with its kernels (code that ignores SIGINT included) and replaced;
+- an address-space limit for the kernels (``--memory-gb``);
+- every student gets a row with a status (``graded`` or the reason it could not be), written to
+  ``grades.csv`` and, for graded rows, into the course gradebook by one process.
+"""
+
+from __future__ import annotations
+
+import csv
+import multiprocessing as mp
+import os
+import shutil
+import signal
+import tempfile
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import wait
+from pathlib import Path
+
+import nbformat
+
+from cnncourse import collect
+from cnncourse.course import CONFIG_NAME, load_config, nbgrader_api, run_api
+from cnncourse.notebooks import graded_cells, read_notebook
+
+GRADED = "graded"
+TIMED_OUT = "timed out"
+KERNEL_DIED = "kernel died"
+GRADER_FAILED = "autograde failed"
+
+
+@dataclass
+class Row:
+    student: str
+    assignment: str
+    status: str
+    score: float | None = None
+    max_score: float | None = None
+    cells: dict[str, tuple[float, float]] = field(default_factory=dict)
+    flags: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def csv(self) -> dict:
+        return {"student": self.student, "assignment": self.assignment, "status": self.status,
+                "score": "" if self.score is None else f"{self.score:g}",
+                "max_score": "" if self.max_score is None else f"{self.max_score:g}",
+                "flags": "; ".join(self.flags), "seconds": f"{self.seconds:.1f}"}
+
+
+# --------------------------------------------------------------------------------- workers
+
+def _scratch(root: Path, assignment: str, where: Path, db: Path, **overrides):
+    """Generate `assignment` into a scratch course at `where`, then remove its solutions."""
+    where.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(root / CONFIG_NAME, where / CONFIG_NAME)
+    src = where / "solutions" / assignment
+    if not src.exists():
+        shutil.copytree(root / "solutions" / assignment, src,
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    api = nbgrader_api(where, CourseDirectory__db_url=f"sqlite:///{db}", **overrides)
+    run_api(api.generate_assignment, assignment, force=True, create=True,
+            what=f"generate {assignment}")
+    shutil.rmtree(where / "solutions")  # student kernels run below `where`: no answers there
+    return api
+
+
+def _worker_main(conn, root: str, overrides: dict, memory_gb: float) -> None:
+    """One grader: receives (student, assignment, notebook json), answers with scores."""
+    os.setsid()  # its kernels join this process group, so a kill reaches them all
+    if memory_gb > 0:
+        import resource
+
+        limit = int(memory_gb * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    from nbgrader.api import Gradebook
+
+    home = Path(tempfile.mkdtemp(prefix="cnncourse-grade-"))
+    private = Path(tempfile.mkdtemp(prefix="cnncourse-gradebook-"))
+    db = private / "gradebook.db"
+    course = home / "course"
+    apis = {}
+    try:
+        while True:
+            job = conn.recv()
+            if job is None:
+                return
+            student, assignment, text = job
+            if assignment not in apis:
+                apis[assignment] = _scratch(Path(root), assignment, course, db, **overrides)
+            folder = course / "submitted" / student / assignment
+            if folder.exists():
+                shutil.rmtree(folder)
+            folder.mkdir(parents=True)
+            (folder / f"{assignment}.ipynb").write_text(text)
+            result = apis[assignment].autograde(assignment, student, force=True, create=True)
+            log = (result.get("log") or "") + (result.get("error") or "")
+            cells = {}
+            with Gradebook(f"sqlite:///{db}") as gb:
+                try:
+                    sub = gb.find_submission_notebook(assignment, assignment, student)
+                    for g in sub.grades:
+                        if g.cell.cell_type == "code" and g.max_score:
+                            cells[g.name] = (float(g.auto_score or 0), float(g.max_score))
+                except Exception:
+                    cells = {}
+            conn.send({"success": bool(result.get("success")), "log": log[-4000:],
+                       "cells": cells})
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+        shutil.rmtree(private, ignore_errors=True)
+
+
+class Worker:
+    def __init__(self, root: Path, overrides: dict, memory_gb: float):
+        ctx = mp.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_worker_main, args=(child, str(root), overrides, memory_gb),
+                                daemon=True)
+        self.proc.start()
+        child.close()
+        self.job = None
+        self.started = 0.0
+
+    def give(self, job) -> None:
+        self.job, self.started = job, time.monotonic()
+        student, assignment, nb = job
+        self.conn.send((student, assignment, nbformat.writes(nb)))
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.proc.join(5)
+
+    def close(self) -> None:
+        try:
+            self.conn.send(None)
+            self.proc.join(10)
+        except (BrokenPipeError, OSError):
+            pass
+        if self.proc.is_alive():
+            self.kill()
+
+
+def _verdict(reply: dict) -> tuple[str, dict]:
+    cells = reply["cells"]
+    if reply["success"] and cells:
+        return GRADED, cells
+    log = reply["log"]
+    if "DeadKernel" in log or "Kernel died" in log or "kernel died" in log.lower():
+        return KERNEL_DIED, {}
+    if "Timeout" in log or "timed out" in log.lower():
+        return TIMED_OUT, {}
+    return GRADER_FAILED, {}
+
+
+# ------------------------------------------------------------------------------ the class run
+
+def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, *,
+                jobs: int = 2, timeout: float = 600, memory_gb: float = 8.0,
+                db_url: str | None = None, say=print, progress: bool = True) -> list[Row]:
+    """Grade every student folder in `submitted` for `assignments`; write `out/grades.csv`."""
+    from tqdm.auto import tqdm
+
+    db_url = db_url or load_config(root).CourseDirectory.get("db_url") or \
+        f"sqlite:///{root / 'gradebook.db'}"
+    rows: list[Row] = []
+    todo = []
+    grade_ids = {}
+    for a in assignments:
+        source = read_notebook(root / "solutions" / a / f"{a}.ipynb")
+        cells = graded_cells(source)
+        grade_ids[a] = {c.grade_id for c in cells}
+    for student in collect.students(submitted):
+        for a in assignments:
+            sub = collect.find(submitted, student, a, grade_ids[a])
+            if sub.problem:
+                rows.append(Row(student, a, sub.problem, flags=sub.flags))
+            else:
+                todo.append((sub, (student, a, sub.notebook)))
+    say(f"grading {len(todo)} notebook(s) of {len(collect.students(submitted))} student(s) "
+        f"with {jobs} worker(s); {len(rows)} could not be graded as submitted")
+    _register(root, assignments, db_url)
+
+    workers = [Worker(root, {}, memory_gb) for _ in range(max(1, min(jobs, len(todo))))]
+    pending = list(todo)
+    flags = {(s.student, s.assignment): s.flags for s, _ in todo}
+    bar = tqdm(total=len(todo), unit="nb", disable=not progress, desc="grading")
+    try:
+        while pending or any(w.job for w in workers):
+            for w in workers:
+                if w.job is None and pending:
+                    w.give(pending.pop(0)[1])
+            busy = [w for w in workers if w.job]
+            ready = wait([w.conn for w in busy] + [w.proc.sentinel for w in busy], timeout=1.0)
+            for i, w in enumerate(workers):
+                if not w.job:
+                    continue
+                student, a, _ = w.job
+                took = time.monotonic() - w.started
+                row = None
+                if w.conn in ready:
+                    try:
+                        reply = w.conn.recv()
+                        status, cells = _verdict(reply)
+                        row = Row(student, a, status, cells=cells)
+                    except (EOFError, OSError):
+                        row = Row(student, a, KERNEL_DIED)
+                elif w.proc.sentinel in ready or not w.proc.is_alive():
+                    row = Row(student, a, KERNEL_DIED)
+                elif took > timeout:
+                    row = Row(student, a, TIMED_OUT)
+                if row is None:
+                    continue
+                row.seconds, row.flags = took, flags[(student, a)]
+                if row.status == GRADED:
+                    row.score = sum(s for s, _ in row.cells.values())
+                    row.max_score = sum(m for _, m in row.cells.values())
+                rows.append(row)
+                bar.update(1)
+                w.job = None
+                if row.status != GRADED and (not w.proc.is_alive() or row.status == TIMED_OUT):
+                    w.kill()
+                    workers[i] = Worker(root, {}, memory_gb)
+    finally:
+        bar.close()
+        for w in workers:
+            w.close()
+    rows.sort(key=lambda r: (r.student, r.assignment))
+    _record(rows, db_url)
+    _write_csv(rows, out / "grades.csv")
+    return rows
+
+
+def _register(root: Path, assignments: list[str], db_url: str) -> None:
+    """Make the course gradebook know each assignment (generated in a scratch copy)."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(db_url) as gb:
+        known = {a.name for a in gb.assignments}
+    for a in assignments:
+        if a in known:
+            continue
+        with tempfile.TemporaryDirectory(prefix="cnncourse-register-") as tmp:
+            where = Path(tmp)
+            shutil.copy2(root / CONFIG_NAME, where / CONFIG_NAME)
+            shutil.copytree(root / "solutions" / a, where / "solutions" / a)
+            api = nbgrader_api(where, CourseDirectory__db_url=db_url)
+            run_api(api.generate_assignment, a, force=True, create=True, what=f"register {a}")
+
+
+def _record(rows: list[Row], db_url: str) -> None:
+    """Write graded rows into the course gradebook; others leave no score there."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(db_url) as gb:
+        for row in rows:
+            if row.status != GRADED:
+                continue
+            gb.update_or_create_student(row.student)
+            submission = gb.update_or_create_submission(row.assignment, row.student)
+            for nb in submission.notebooks:
+                for g in nb.grades:
+                    if g.name in row.cells:
+                        g.auto_score = row.cells[g.name][0]
+                        g.needs_manual_grade = False
+            gb.db.commit()
+
+
+def _write_csv(rows: list[Row], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(Row("", "", "").csv()))
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(row.csv())
+
+
+def summary(rows: list[Row]) -> str:
+    graded = sum(r.status == GRADED for r in rows)
+    flagged = sum(bool(r.flags) for r in rows)
+    students = len({r.student for r in rows})
+    return (f"{students} student(s), {len(rows)} row(s): {graded} graded, "
+            f"{len(rows) - graded} could not be graded, {flagged} flagged for a look")

@@ -1,0 +1,125 @@
+"""`cnncourse grade` on a toy class with honest, wrong, broken and hostile submissions.
+
+One class run: every student gets a row, honest grades are what their answers earn, and no
+broken or hostile notebook stops the run or touches another student's grade.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import nbformat
+import pytest
+from toycourse import make_toy_course
+
+from cnncourse.autograde import with_answers
+from cnncourse.notebooks import read_notebook
+
+pytestmark = pytest.mark.slow
+
+RIGHT_DOUBLE = "def double(x):\n    return 2.0 * np.asarray(x, dtype=float)"
+RIGHT_HALVE = "def halve(x):\n    return np.asarray(x, dtype=float) / 2"
+WRONG_HALVE = "def halve(x):\n    return np.asarray(x, dtype=float) / 3"
+
+
+def _class(root):
+    """submitted/<student>/00_toy/: who did what."""
+    release = read_notebook(root / "notebooks" / "00_toy" / "00_toy.ipynb")
+    right = {"double": RIGHT_DOUBLE, "halve": RIGHT_HALVE}
+    nbs = {
+        "alice": with_answers(release, right),  # everything right: 4 / 4
+        "bob": with_answers(release, {**right, "halve": WRONG_HALVE}),  # 3 / 4
+        "carol": release,  # handed in blank: 0 / 4
+        "hank": with_answers(release, {**right, "halve": RIGHT_HALVE + "\n"
+                                       "import signal, time\n"
+                                       "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+                                       "while True:\n    time.sleep(0.1)"}),
+        "ivan": with_answers(release, {**right, "halve": RIGHT_HALVE + "\nimport os\nos._exit(3)"}),
+    }
+    judy = with_answers(release, right)
+    judy.cells.insert(3, nbformat.from_dict(json.loads(json.dumps(judy.cells[2]))))  # pasted twice
+    nbs["judy"] = judy
+    files = {name: nbformat.writes(nb) for name, nb in nbs.items()}
+    files["dave"] = '{"cells": [ this is not json'
+    files["erin"] = ""
+    other = with_answers(release, right)
+    for cell in other.cells:
+        cell.metadata.pop("nbgrader", None)
+    files["kate"] = nbformat.writes(other)  # a notebook of some other assignment
+    for student, text in files.items():
+        folder = root / "submitted" / student / "00_toy"
+        folder.mkdir(parents=True)
+        (folder / "00_toy.ipynb").write_text(text)
+    gina = root / "submitted" / "gina" / "00_toy"
+    gina.mkdir(parents=True)
+    (gina / "my work (1).ipynb").write_text(files["alice"])  # right answers, LMS renamed the file
+    (root / "submitted" / "frank" / "00_toy").mkdir(parents=True)  # forgot to upload
+    return root
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory, cli):
+    root = make_toy_course(tmp_path_factory.mktemp("class"))
+    assert cli("release", cwd=root).returncode == 0
+    _class(root)
+    result = cli("grade", "--jobs", "2", "--timeout", "25", "--memory-gb", "4", "--no-progress",
+                 cwd=root)
+    rows = {}
+    grades = root / "grades" / "grades.csv"
+    if grades.exists():
+        rows = {r["student"]: r for r in csv.DictReader(grades.open())}
+    return root, result, rows
+
+
+def test_every_student_gets_a_row_and_the_run_succeeds(graded):
+    _, result, rows = graded
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert set(rows) == {"alice", "bob", "carol", "dave", "erin", "frank", "gina", "hank", "ivan",
+                         "judy", "kate"}
+    assert "11 student(s)" in result.stdout
+
+
+def test_honest_students_get_what_their_answers_earn(graded):
+    _, _, rows = graded
+    got = {s: (rows[s]["status"], rows[s]["score"], rows[s]["max_score"])
+           for s in ("alice", "bob", "carol")}
+    assert got == {"alice": ("graded", "4", "4"), "bob": ("graded", "3", "4"),
+                   "carol": ("graded", "0", "4")}
+
+
+@pytest.mark.parametrize(("student", "status"), [
+    ("dave", "not JSON"), ("erin", "empty file"), ("frank", "missing notebook"),
+    ("kate", "wrong assignment"), ("hank", "timed out"), ("ivan", "kernel died"),
+])
+def test_a_submission_that_cannot_be_graded_says_why_and_has_no_score(graded, student, status):
+    _, _, rows = graded
+    assert rows[student]["status"] == status
+    assert rows[student]["score"] == "", "a failed submission must not look like a 0"
+
+
+def test_repairable_submissions_are_graded_and_flagged(graded):
+    _, _, rows = graded
+    assert (rows["gina"]["status"], rows["gina"]["score"]) == ("graded", "4")
+    assert "renamed" in rows["gina"]["flags"]
+    assert (rows["judy"]["status"], rows["judy"]["score"]) == ("graded", "4")
+    assert "duplicated cells" in rows["judy"]["flags"]
+
+
+def test_the_course_gradebook_holds_the_graded_rows(graded):
+    from nbgrader.api import Gradebook
+
+    root, _, rows = graded
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        for student, row in rows.items():
+            if row["status"] != "graded":
+                continue
+            sub = gb.find_submission("00_toy", student)
+            assert sub.score == float(row["score"]), student
+
+
+def test_grading_leaves_no_kernel_output_in_the_course_tree(graded):
+    root, _, _ = graded
+    assert not (root / "autograded").exists()
+    assert not (root / "feedback").exists()
+
