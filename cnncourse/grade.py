@@ -48,6 +48,7 @@ class Row:
     cells: dict[str, tuple[float, float]] = field(default_factory=dict)
     flags: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    notebook: str = ""  # the autograded notebook (JSON), for feedback
 
     def csv(self) -> dict:
         return {"student": self.student, "assignment": self.assignment, "status": self.status,
@@ -115,8 +116,9 @@ def _worker_main(conn, root: str, overrides: dict, memory_gb: float) -> None:
                             cells[g.name] = (float(g.auto_score or 0), float(g.max_score))
                 except Exception:
                     cells = {}
+            graded = course / "autograded" / student / assignment / f"{assignment}.ipynb"
             conn.send({"success": bool(result.get("success")), "log": log[-4000:],
-                       "cells": cells})
+                       "cells": cells, "notebook": graded.read_text() if graded.exists() else ""})
     finally:
         shutil.rmtree(home, ignore_errors=True)
         shutil.rmtree(private, ignore_errors=True)
@@ -216,7 +218,7 @@ def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, 
                     try:
                         reply = w.conn.recv()
                         status, cells = _verdict(reply)
-                        row = Row(student, a, status, cells=cells)
+                        row = Row(student, a, status, cells=cells, notebook=reply["notebook"])
                     except (EOFError, OSError):
                         row = Row(student, a, KERNEL_DIED)
                 elif w.proc.sentinel in ready or not w.proc.is_alive():
@@ -241,8 +243,33 @@ def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, 
             w.close()
     rows.sort(key=lambda r: (r.student, r.assignment))
     _record(rows, db_url)
+    _write_feedback(root, rows, out / "feedback")
     _write_csv(rows, out / "grades.csv")
     return rows
+
+
+def _write_feedback(root: Path, rows: list[Row], where: Path) -> None:
+    """feedback/<student>/<assignment>.html for every graded row, hidden tests redacted."""
+    from cnncourse.feedback import feedback_html
+
+    cache = {}
+    for row in rows:
+        if row.status != GRADED or not row.notebook:
+            continue
+        a = row.assignment
+        if a not in cache:
+            cache[a] = (read_notebook(root / "solutions" / a / f"{a}.ipynb"),
+                        read_notebook(root / "notebooks" / a / f"{a}.ipynb"))
+        source, release = cache[a]
+        target = where / row.student / f"{a}.html"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            graded = nbformat.reads(row.notebook, as_version=4)
+            page = feedback_html(graded, source, release, f"{a}: {row.student}", row.cells)
+        except Exception as error:  # feedback is a courtesy: never lose the grade over it
+            row.flags.append(f"no feedback: {str(error).splitlines()[0][:100]}")
+            continue
+        target.write_text(page)
 
 
 def _register(root: Path, assignments: list[str], db_url: str) -> None:

@@ -7,7 +7,9 @@ broken or hostile notebook stops the run or touches another student's grade.
 from __future__ import annotations
 
 import csv
+import html
 import json
+import re
 
 import nbformat
 import pytest
@@ -21,6 +23,8 @@ pytestmark = pytest.mark.slow
 RIGHT_DOUBLE = "def double(x):\n    return 2.0 * np.asarray(x, dtype=float)"
 RIGHT_HALVE = "def halve(x):\n    return np.asarray(x, dtype=float) / 2"
 WRONG_HALVE = "def halve(x):\n    return np.asarray(x, dtype=float) / 3"
+# right on the visible test's integers, wrong on the hidden test's random floats
+ROUNDING_DOUBLE = "def double(x):\n    x = np.asarray(x, dtype=float)\n    return x + x.round()"
 
 
 def _class(root):
@@ -31,6 +35,7 @@ def _class(root):
         "alice": with_answers(release, right),  # everything right: 4 / 4
         "bob": with_answers(release, {**right, "halve": WRONG_HALVE}),  # 3 / 4
         "carol": release,  # handed in blank: 0 / 4
+        "leo": with_answers(release, {**right, "double": ROUNDING_DOUBLE}),  # 2 / 4
         "hank": with_answers(release, {**right, "halve": RIGHT_HALVE + "\n"
                                        "import signal, time\n"
                                        "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
@@ -76,16 +81,16 @@ def test_every_student_gets_a_row_and_the_run_succeeds(graded):
     _, result, rows = graded
     assert result.returncode == 0, result.stdout + result.stderr
     assert set(rows) == {"alice", "bob", "carol", "dave", "erin", "frank", "gina", "hank", "ivan",
-                         "judy", "kate"}
-    assert "11 student(s)" in result.stdout
+                         "judy", "kate", "leo"}
+    assert "12 student(s)" in result.stdout
 
 
 def test_honest_students_get_what_their_answers_earn(graded):
     _, _, rows = graded
     got = {s: (rows[s]["status"], rows[s]["score"], rows[s]["max_score"])
-           for s in ("alice", "bob", "carol")}
+           for s in ("alice", "bob", "carol", "leo")}
     assert got == {"alice": ("graded", "4", "4"), "bob": ("graded", "3", "4"),
-                   "carol": ("graded", "0", "4")}
+                   "carol": ("graded", "0", "4"), "leo": ("graded", "2", "4")}
 
 
 @pytest.mark.parametrize(("student", "status"), [
@@ -123,3 +128,22 @@ def test_grading_leaves_no_kernel_output_in_the_course_tree(graded):
     assert not (root / "autograded").exists()
     assert not (root / "feedback").exists()
 
+
+
+def _text(page: str) -> str:
+    """What a reader sees: code in the HTML is split into highlighted spans."""
+    return html.unescape(re.sub(r"<[^>]+>", "", page))
+
+
+def test_feedback_shows_scores_and_verdicts_but_no_hidden_test(graded):
+    root, _, rows = graded
+    pages = {p.parent.name: _text(p.read_text())
+             for p in (root / "grades" / "feedback").glob("*/*.html")}
+    assert set(pages) == {s for s, r in rows.items() if r["status"] == "graded"}
+    leo = pages["leo"]
+    assert "Score: 2 / 4" in leo
+    assert "hidden tests: failed" in leo and "hidden tests for double: random arrays" in leo
+    for page in pages.values():
+        assert 'check_close("double([1, 2])"' in page  # visible test code is shown, as text
+        for secret in ("default_rng(0)", "double(random)", "BEGIN HIDDEN", "x * 2, say=False"):
+            assert secret not in page, secret
