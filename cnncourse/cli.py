@@ -68,7 +68,8 @@ def _cmd_grade(args) -> int:
     rows = grade_class(root, submitted, names, out, jobs=args.jobs, timeout=args.timeout,
                        memory_gb=args.memory_gb, say=_say, progress=not args.no_progress)
     _say(summary(rows))
-    _say(f"wrote {out / 'grades.csv'} (the status column says why a row has no score); "
+    _say(f"wrote {out / 'grades.csv'} (the status column says why a row has no score), "
+         f"{out / 'feedback'}/<student>/<assignment>.html and {out / 'report.html'}; "
          "graded rows are in the course gradebook.")
     return 0
 

@@ -245,6 +245,9 @@ def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, 
     _record(rows, db_url)
     _write_feedback(root, rows, out / "feedback")
     _write_csv(rows, out / "grades.csv")
+    from cnncourse.report import report_html
+
+    (out / "report.html").write_text(report_html(rows))
     return rows
 
 

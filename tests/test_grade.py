@@ -147,3 +147,13 @@ def test_feedback_shows_scores_and_verdicts_but_no_hidden_test(graded):
         assert 'check_close("double([1, 2])"' in page  # visible test code is shown, as text
         for secret in ("default_rng(0)", "double(random)", "BEGIN HIDDEN", "x * 2, say=False"):
             assert secret not in page, secret
+
+
+def test_report_plots_each_assignment_and_lists_what_to_look_at(graded):
+    root, _, _ = graded
+    page = (root / "grades" / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 1  # one assignment, one figure
+    assert "12 students" in page and "6 not JSON" not in page
+    text = _text(page)
+    for who, why in [("dave", "not JSON"), ("hank", "timed out"), ("gina", "renamed")]:
+        assert re.search(rf"{who}\s*00_toy\s*[^\n]*{why}", text), (who, why)
