@@ -74,8 +74,12 @@ def _scratch(root: Path, assignment: str, where: Path, db: Path, **overrides):
     return api
 
 
-def _worker_main(conn, root: str, overrides: dict, memory_gb: float) -> None:
-    """One grader: receives (student, assignment, notebook json), answers with scores."""
+def _worker_main(conn, root: str, assignments: list[str], memory_gb: float) -> None:
+    """One grader: receives (student, assignment, notebook json), answers with scores.
+
+    It generates every assignment into its scratch course as soon as it starts, while the
+    main process is still reading submissions.
+    """
     os.setsid()  # its kernels join this process group, so a kill reaches them all
     if memory_gb > 0:
         import resource
@@ -91,15 +95,13 @@ def _worker_main(conn, root: str, overrides: dict, memory_gb: float) -> None:
     private = Path(tempfile.mkdtemp(prefix="cnncourse-gradebook-"))
     db = private / "gradebook.db"
     course = home / "course"
-    apis = {}
+    apis = {a: _scratch(Path(root), a, course, db) for a in assignments}
     try:
         while True:
             job = conn.recv()
             if job is None:
                 return
             student, assignment, text = job
-            if assignment not in apis:
-                apis[assignment] = _scratch(Path(root), assignment, course, db, **overrides)
             folder = course / "submitted" / student / assignment
             if folder.exists():
                 shutil.rmtree(folder)
@@ -125,11 +127,11 @@ def _worker_main(conn, root: str, overrides: dict, memory_gb: float) -> None:
 
 
 class Worker:
-    def __init__(self, root: Path, overrides: dict, memory_gb: float):
+    def __init__(self, root: Path, assignments: list[str], memory_gb: float):
         ctx = mp.get_context("spawn")
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main, args=(child, str(root), overrides, memory_gb),
-                                daemon=True)
+        self.proc = ctx.Process(target=_worker_main,
+                                args=(child, str(root), assignments, memory_gb), daemon=True)
         self.proc.start()
         child.close()
         self.job = None
@@ -182,22 +184,24 @@ def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, 
     rows: list[Row] = []
     todo = []
     grade_ids = {}
+    everyone = collect.students(submitted)
+    # workers start first: they import nbgrader and generate while this process collects
+    workers = [Worker(root, assignments, memory_gb)
+               for _ in range(max(1, min(jobs, len(everyone) * len(assignments))))]
     for a in assignments:
         source = read_notebook(root / "solutions" / a / f"{a}.ipynb")
         cells = graded_cells(source)
         grade_ids[a] = {c.grade_id for c in cells}
-    for student in collect.students(submitted):
+    for student in everyone:
         for a in assignments:
             sub = collect.find(submitted, student, a, grade_ids[a])
             if sub.problem:
                 rows.append(Row(student, a, sub.problem, flags=sub.flags))
             else:
                 todo.append((sub, (student, a, sub.notebook)))
-    say(f"grading {len(todo)} notebook(s) of {len(collect.students(submitted))} student(s) "
-        f"with {jobs} worker(s); {len(rows)} could not be graded as submitted")
+    say(f"grading {len(todo)} notebook(s) of {len(everyone)} student(s) "
+        f"with {len(workers)} worker(s); {len(rows)} could not be graded as submitted")
     _register(root, assignments, db_url)
-
-    workers = [Worker(root, {}, memory_gb) for _ in range(max(1, min(jobs, len(todo))))]
     pending = list(todo)
     flags = {(s.student, s.assignment): s.flags for s, _ in todo}
     bar = tqdm(total=len(todo), unit="nb", disable=not progress, desc="grading")
@@ -236,7 +240,7 @@ def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, 
                 w.job = None
                 if row.status != GRADED and (not w.proc.is_alive() or row.status == TIMED_OUT):
                     w.kill()
-                    workers[i] = Worker(root, {}, memory_gb)
+                    workers[i] = Worker(root, assignments, memory_gb)
     finally:
         bar.close()
         for w in workers:
