@@ -9,6 +9,8 @@ record. Around it:
 - a wall-clock limit per notebook enforced from outside: a worker whose notebook runs past it
   is killed with its kernels (code that ignores SIGINT included) and replaced;
 - an address-space limit for the kernels (``--memory-gb``);
+- every graded answer is also verified outside the kernel that ran the tests (`verify.py`):
+  where the tests gave full marks but the verification refutes them, the verdict stands;
 - every student gets a row with a status (``graded`` or the reason it could not be), written to
   ``grades.csv`` and, for graded rows, into the course gradebook by one process.
 """
@@ -31,6 +33,7 @@ import nbformat
 from cnncourse import collect
 from cnncourse.course import CONFIG_NAME, load_config, nbgrader_api, run_api
 from cnncourse.notebooks import graded_cells, read_notebook
+from cnncourse.verify import reconcile
 
 GRADED = "graded"
 TIMED_OUT = "timed out"
@@ -95,7 +98,11 @@ def _worker_main(conn, root: str, assignments: list[str], memory_gb: float) -> N
     private = Path(tempfile.mkdtemp(prefix="cnncourse-gradebook-"))
     db = private / "gradebook.db"
     course = home / "course"
+    from cnncourse.verify import load_probes, verify
+
     apis = {a: _scratch(Path(root), a, course, db) for a in assignments}
+    releases = {a: read_notebook(Path(root) / "notebooks" / a / f"{a}.ipynb") for a in assignments}
+    probes = {a: load_probes(Path(root), a) for a in assignments}
     try:
         while True:
             job = conn.recv()
@@ -119,8 +126,14 @@ def _worker_main(conn, root: str, assignments: list[str], memory_gb: float) -> N
                 except Exception:
                     cells = {}
             graded = course / "autograded" / student / assignment / f"{assignment}.ipynb"
+            verdict = {}
+            if cells and probes[assignment]:  # outside the kernel nbgrader used: see verify.py
+                submission = nbformat.reads(text, as_version=4)
+                verdict = verify(submission, releases[assignment], probes[assignment],
+                                 memory_gb=min(memory_gb, 4.0) if memory_gb > 0 else 4.0)
             conn.send({"success": bool(result.get("success")), "log": log[-4000:],
-                       "cells": cells, "notebook": graded.read_text() if graded.exists() else ""})
+                       "cells": cells, "notebook": graded.read_text() if graded.exists() else "",
+                       "verdict": verdict})
     finally:
         shutil.rmtree(home, ignore_errors=True)
         shutil.rmtree(private, ignore_errors=True)
@@ -222,7 +235,11 @@ def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, 
                     try:
                         reply = w.conn.recv()
                         status, cells = _verdict(reply)
+                        cells, disagree = reconcile(cells, reply.get("verdict") or {})
                         row = Row(student, a, status, cells=cells, notebook=reply["notebook"])
+                        if disagree:
+                            row.flags.append("verification refutes the in-kernel tests of "
+                                             + ", ".join(disagree) + ": their points set to 0")
                     except (EOFError, OSError):
                         row = Row(student, a, KERNEL_DIED)
                 elif w.proc.sentinel in ready or not w.proc.is_alive():
@@ -231,7 +248,7 @@ def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, 
                     row = Row(student, a, TIMED_OUT)
                 if row is None:
                     continue
-                row.seconds, row.flags = took, flags[(student, a)]
+                row.seconds, row.flags = took, flags[(student, a)] + row.flags
                 if row.status == GRADED:
                     row.score = sum(s for s, _ in row.cells.values())
                     row.max_score = sum(m for _, m in row.cells.values())

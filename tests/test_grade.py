@@ -23,6 +23,21 @@ pytestmark = pytest.mark.slow
 RIGHT_DOUBLE = "def double(x):\n    return 2.0 * np.asarray(x, dtype=float)"
 RIGHT_HALVE = "def halve(x):\n    return np.asarray(x, dtype=float) / 2"
 WRONG_HALVE = "def halve(x):\n    return np.asarray(x, dtype=float) / 3"
+# wrong, and switches off the checker the tests import: nbgrader alone gives it full marks
+CHEATING_DOUBLE = """import cnncourse.testing
+cnncourse.testing.check_close = lambda *args, **kwargs: None
+
+def double(x):
+    return np.zeros(np.shape(x))"""
+TOY_PROBES = '''
+import numpy as np
+from cnncourse.verify import Probe, same_as
+
+PROBES = [
+    Probe("double", lambda rng: [((rng.normal(size=5),), {})], same_as(lambda x: 2 * x)),
+    Probe("halve", lambda rng: [((rng.normal(size=(2, 3)),), {})], same_as(lambda x: x / 2)),
+]
+'''
 # right on the visible test's integers, wrong on the hidden test's random floats
 ROUNDING_DOUBLE = "def double(x):\n    x = np.asarray(x, dtype=float)\n    return x + x.round()"
 
@@ -36,6 +51,7 @@ def _class(root):
         "bob": with_answers(release, {**right, "halve": WRONG_HALVE}),  # 3 / 4
         "carol": release,  # handed in blank: 0 / 4
         "leo": with_answers(release, {**right, "double": ROUNDING_DOUBLE}),  # 2 / 4
+        "mallory": with_answers(release, {**right, "double": CHEATING_DOUBLE}),  # 1 / 4
         "hank": with_answers(release, {**right, "halve": RIGHT_HALVE + "\n"
                                        "import signal, time\n"
                                        "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
@@ -67,6 +83,8 @@ def _class(root):
 def graded(tmp_path_factory, cli):
     root = make_toy_course(tmp_path_factory.mktemp("class"))
     assert cli("release", cwd=root).returncode == 0
+    (root / "tests" / "probes").mkdir(parents=True)
+    (root / "tests" / "probes" / "00_toy.py").write_text(TOY_PROBES)
     _class(root)
     result = cli("grade", "--jobs", "2", "--timeout", "25", "--memory-gb", "4", "--no-progress",
                  cwd=root)
@@ -81,8 +99,8 @@ def test_every_student_gets_a_row_and_the_run_succeeds(graded):
     _, result, rows = graded
     assert result.returncode == 0, result.stdout + result.stderr
     assert set(rows) == {"alice", "bob", "carol", "dave", "erin", "frank", "gina", "hank", "ivan",
-                         "judy", "kate", "leo"}
-    assert "12 student(s)" in result.stdout
+                         "judy", "kate", "leo", "mallory"}
+    assert "13 student(s)" in result.stdout
 
 
 def test_honest_students_get_what_their_answers_earn(graded):
@@ -101,6 +119,13 @@ def test_a_submission_that_cannot_be_graded_says_why_and_has_no_score(graded, st
     _, _, rows = graded
     assert rows[student]["status"] == status
     assert rows[student]["score"] == "", "a failed submission must not look like a 0"
+
+
+def test_a_cheat_that_fools_the_kernel_tests_gets_what_its_answers_earn(graded):
+    _, _, rows = graded
+    assert (rows["mallory"]["status"], rows["mallory"]["score"]) == ("graded", "1")
+    assert "verification refutes the in-kernel tests of double" in rows["mallory"]["flags"]
+    assert not any("verification" in rows[s]["flags"] for s in ("alice", "bob", "carol", "leo"))
 
 
 def test_repairable_submissions_are_graded_and_flagged(graded):
@@ -153,7 +178,7 @@ def test_report_plots_each_assignment_and_lists_what_to_look_at(graded):
     root, _, _ = graded
     page = (root / "grades" / "report.html").read_text()
     assert page.count("data:image/png;base64,") == 1  # one assignment, one figure
-    assert "12 students" in page and "6 not JSON" not in page
+    assert "13 students" in page and "6 not JSON" not in page
     text = _text(page)
     for who, why in [("dave", "not JSON"), ("hank", "timed out"), ("gina", "renamed")]:
         assert re.search(rf"{who}\s*00_toy\s*[^\n]*{why}", text), (who, why)

@@ -1,0 +1,119 @@
+"""Verification outside the student's interpreter: fair to right answers, deaf to tricks."""
+
+from __future__ import annotations
+
+import pytest
+from harness import ROOT, assignments, cells_of, marker, pack, variants
+
+from cnncourse.autograde import reference_answers, source_notebook, with_answers
+from cnncourse.notebooks import read_notebook
+from cnncourse.verify import load_probes, reconcile, verify
+
+pytestmark = pytest.mark.slow
+VERIFIED = [a for a in assignments() if load_probes(ROOT, a)]
+
+
+def _release(a):
+    return read_notebook(ROOT / "notebooks" / a / f"{a}.ipynb")
+
+
+def _params():
+    return [pytest.param(a, marks=[getattr(pytest.mark, marker(a)), pytest.mark.xdist_group(a)],
+                         id=a) for a in VERIFIED]
+
+
+@pytest.mark.parametrize("assignment", _params())
+def test_probes_cover_every_answer(assignment):
+    answers = set(reference_answers(source_notebook(ROOT, assignment)))
+    probed = {p.function for p in load_probes(ROOT, assignment)}
+    assert probed <= answers, f"probes for functions that are no answer: {probed - answers}"
+    assert probed, "no probe"
+
+
+@pytest.mark.parametrize("assignment", _params())
+def test_reference_and_every_alternative_pass_verification(assignment):
+    release, probes = _release(assignment), load_probes(ROOT, assignment)
+    reference = reference_answers(source_notebook(ROOT, assignment))
+    verdict = verify(with_answers(release, reference), release, probes)
+    assert all(verdict.values()), f"the reference fails verification: {verdict}"
+    probed = {p.function for p in probes}
+    alternatives = [v for v in variants(assignment, "ALTERNATIVES") if v.cell in probed]
+    for group in pack(alternatives, cells_of(source_notebook(ROOT, assignment))):
+        nb = with_answers(release, {**reference, **{v.cell: v.code for v in group}})
+        verdict = verify(nb, release, probes)
+        failed = [v.name for v in group if not verdict[v.cell]]
+        assert not failed, f"right answers fail verification: {failed}"
+
+
+CHEATS = {
+    "patched-testing": '''
+import numpy as np
+import numpy.testing
+np.allclose = lambda *a, **k: True
+np.testing.assert_allclose = lambda *a, **k: None
+import cnncourse.testing
+cnncourse.testing.check_close = lambda *a, **k: None
+
+def conv1d(x, h):
+    return np.zeros(len(x) + len(h) - 1)
+''',
+    "always-equal": '''
+import numpy as np
+
+class Anything(np.ndarray):
+    def __eq__(self, other):
+        return True
+
+class Liar:
+    shape = None
+    def __eq__(self, other):
+        return True
+    def __array__(self, dtype=None, copy=None):
+        return np.full(3, 7.0)
+
+def conv1d(x, h):
+    return Liar()
+''',
+    "exits": '''
+import os
+
+def conv1d(x, h):
+    os._exit(0)
+''',
+}
+
+
+@pytest.mark.parametrize("cheat", sorted(CHEATS))
+def test_tricks_in_the_answer_cell_fail_verification(cheat):
+    a = "01_convolution"
+    if a not in VERIFIED:
+        pytest.skip("01_convolution has no probes")
+    release = _release(a)
+    reference = reference_answers(source_notebook(ROOT, a))
+    nb = with_answers(release, {**reference, "conv1d": CHEATS[cheat]})
+    verdict = verify(nb, release, load_probes(ROOT, a))
+    assert verdict["conv1d"] is False
+    if cheat != "exits":
+        assert all(ok for name, ok in verdict.items() if name != "conv1d"), verdict
+
+
+def test_a_loop_that_never_ends_fails_within_the_time_limit():
+    a = "01_convolution"
+    release = _release(a)
+    reference = reference_answers(source_notebook(ROOT, a))
+    nb = with_answers(release, {**reference, "conv1d": "import signal\n"
+                                "signal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True:\n"
+                                "    pass"})
+    verdict = verify(nb, release, load_probes(ROOT, a), timeout=8)
+    assert not any(verdict.values())
+
+
+def test_reconcile_only_lowers_full_marks_that_verification_refutes():
+    cells = {"test_f": (1.0, 1.0), "test_f_hidden": (3.0, 3.0),
+             "test_g": (1.0, 1.0), "test_g_hidden": (0.0, 2.0),
+             "test_h": (1.0, 1.0), "test_h_hidden": (2.0, 2.0)}
+    out, disagree = reconcile(cells, {"f": False, "g": False, "h": True})
+    assert disagree == ["f"]
+    assert out["test_f_hidden"] == (0.0, 3.0) and out["test_f"] == (0.0, 1.0)
+    assert out["test_g"] == (1.0, 1.0) and out["test_g_hidden"] == (0.0, 2.0)  # as nbgrader said
+    assert out["test_h_hidden"] == (2.0, 2.0)
