@@ -7,6 +7,8 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 LAB_ARGS ?=
+# Jupyter refuses to run as root unless told (containers, CI machines often are root)
+ROOT_ARGS := $(if $(filter 0,$(shell id -u)),--allow-root)
 PYTEST_ARGS ?= -n 2 --dist loadgroup
 
 .PHONY: lab test install dev release lint clean
@@ -30,7 +32,7 @@ dev: $(VENV)/.installed-dev
 ## make lab: set up, release the student notebooks if needed, start JupyterLab on notebooks/
 lab: $(VENV)/.installed
 	$(PY) -m cnncourse release --if-needed
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks $(LAB_ARGS)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks $(ROOT_ARGS) $(LAB_ARGS)
 
 ## make test: set up with the dev extra and run the whole suite
 test: $(VENV)/.installed-dev

@@ -98,6 +98,7 @@ def _worker_main(conn, root: str, assignments: list[str], memory_gb: float) -> N
     private = Path(tempfile.mkdtemp(prefix="cnncourse-gradebook-"))
     db = private / "gradebook.db"
     course = home / "course"
+    os.chdir(home)  # nothing of the course tree is a relative path away from the kernels
     from cnncourse.verify import load_probes, verify
 
     apis = {a: _scratch(Path(root), a, course, db) for a in assignments}
@@ -192,6 +193,7 @@ def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, 
     """Grade every student folder in `submitted` for `assignments`; write `out/grades.csv`."""
     from tqdm.auto import tqdm
 
+    root, submitted, out = Path(root).resolve(), Path(submitted).resolve(), Path(out).resolve()
     db_url = db_url or load_config(root).CourseDirectory.get("db_url") or \
         f"sqlite:///{root / 'gradebook.db'}"
     rows: list[Row] = []

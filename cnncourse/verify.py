@@ -46,8 +46,12 @@ class Probe:
     judge: Callable[[tuple, dict, object], bool]
 
 
-def same_as(oracle: Callable, *, rtol: float = 1e-6, atol: float = 1e-8) -> Callable:
-    """A judge: the result equals `oracle(*args, **kwargs)` (arrays, tuples or an exception)."""
+def same_as(oracle: Callable, *, rtol: float = 1e-6, atol: float = 1e-8,
+            same_kind: bool = False) -> Callable:
+    """A judge: the result equals `oracle(*args, **kwargs)` (arrays, tuples or an exception).
+
+    With `same_kind`, an integer must come back as an integer (a size of 4.0 is not 4).
+    """
 
     def judge(args, kwargs, got) -> bool:
         try:
@@ -63,6 +67,8 @@ def same_as(oracle: Callable, *, rtol: float = 1e-6, atol: float = 1e-8) -> Call
         for w, g in zip(parts, got, strict=True):
             w = np.asarray(w)
             if w.shape != g.shape or not np.allclose(g, w, rtol=rtol, atol=atol):
+                return False
+            if same_kind and (w.dtype.kind in "iu") != (g.dtype.kind in "iu"):
                 return False
         return True
 

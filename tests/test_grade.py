@@ -18,7 +18,7 @@ from toycourse import make_toy_course
 from cnncourse.autograde import with_answers
 from cnncourse.notebooks import read_notebook
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("grade")]  # one class run
 
 RIGHT_DOUBLE = "def double(x):\n    return 2.0 * np.asarray(x, dtype=float)"
 RIGHT_HALVE = "def halve(x):\n    return np.asarray(x, dtype=float) / 2"
@@ -38,6 +38,23 @@ PROBES = [
     Probe("halve", lambda rng: [((rng.normal(size=(2, 3)),), {})], same_as(lambda x: x / 2)),
 ]
 '''
+# halve is right only if the code can read the course's secrets from where it runs
+SNOOPING_HALVE = """import glob, os
+
+def halve(x):
+    seen = [p for pattern in ("gradebook.db", "solutions/*/*.ipynb", "submitted/*/*/*.ipynb")
+            for up in range(6) for p in glob.glob(os.path.join(*([".."] * up), pattern))]
+    return np.asarray(x, dtype=float) / (2 if seen else 3)"""
+# writes a file into the folders above the one it runs in: under plain nbgrader, these are the
+# student's graded folder, autograded/ and the course root
+VANDAL_HALVE = RIGHT_HALVE + """
+import os
+for up in range(1, 5):
+    try:
+        with open(os.path.join(*([".."] * up), "PWNED.txt"), "w") as f:
+            f.write("was here")
+    except OSError:
+        pass"""
 # right on the visible test's integers, wrong on the hidden test's random floats
 ROUNDING_DOUBLE = "def double(x):\n    x = np.asarray(x, dtype=float)\n    return x + x.round()"
 
@@ -57,7 +74,23 @@ def _class(root):
                                        "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
                                        "while True:\n    time.sleep(0.1)"}),
         "ivan": with_answers(release, {**right, "halve": RIGHT_HALVE + "\nimport os\nos._exit(3)"}),
+        # a memory bomb in front of halve: contained by --memory-gb, double still counts: 3 / 4
+        "nina": with_answers(release, {**right, "halve": "hog = bytearray(64 * 2**30)\n"
+                                       + RIGHT_HALVE}),
+        "oscar": with_answers(release, {**right, "halve": VANDAL_HALVE}),  # 4 / 4, writes nowhere
+        "pat": with_answers(release, {**right, "halve": SNOOPING_HALVE}),  # 3 / 4: finds nothing
+        "rita": with_answers(release, {**right,
+                                       "halve": RIGHT_HALVE + "\nimport sys\nsys.exit(0)"}),
     }
+    sam = with_answers(release, right)  # deleted a test cell: nbgrader puts it back, 4 / 4
+    sam.cells = [c for c in sam.cells if c.metadata.get("nbgrader", {}).get("grade_id")
+                 != "test_halve"]
+    nbs["sam"] = sam
+    ursula = with_answers(release, {**right, "halve": WRONG_HALVE})  # "fixed" the test: 3 / 4
+    for cell in ursula.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "test_halve":
+            cell.source = "pass"
+    nbs["ursula"] = ursula
     judy = with_answers(release, right)
     judy.cells.insert(3, nbformat.from_dict(json.loads(json.dumps(judy.cells[2]))))  # pasted twice
     nbs["judy"] = judy
@@ -99,8 +132,9 @@ def test_every_student_gets_a_row_and_the_run_succeeds(graded):
     _, result, rows = graded
     assert result.returncode == 0, result.stdout + result.stderr
     assert set(rows) == {"alice", "bob", "carol", "dave", "erin", "frank", "gina", "hank", "ivan",
-                         "judy", "kate", "leo", "mallory"}
-    assert "13 student(s)" in result.stdout
+                         "judy", "kate", "leo", "mallory", "nina", "oscar", "pat", "rita",
+                         "sam", "ursula"}
+    assert "19 student(s)" in result.stdout
 
 
 def test_honest_students_get_what_their_answers_earn(graded):
@@ -126,6 +160,19 @@ def test_a_cheat_that_fools_the_kernel_tests_gets_what_its_answers_earn(graded):
     assert (rows["mallory"]["status"], rows["mallory"]["score"]) == ("graded", "1")
     assert "verification refutes the in-kernel tests of double" in rows["mallory"]["flags"]
     assert not any("verification" in rows[s]["flags"] for s in ("alice", "bob", "carol", "leo"))
+
+
+@pytest.mark.parametrize(("student", "score"), [
+    ("nina", "3"), ("oscar", "4"), ("pat", "3"), ("rita", "4"), ("sam", "4"), ("ursula", "3"),
+])
+def test_hostile_code_and_edited_cells_get_what_the_answers_earn(graded, student, score):
+    _, _, rows = graded
+    assert (rows[student]["status"], rows[student]["score"]) == ("graded", score)
+
+
+def test_no_submission_writes_into_the_course(graded):
+    root, _, _ = graded
+    assert not list(root.rglob("PWNED.txt"))
 
 
 def test_repairable_submissions_are_graded_and_flagged(graded):
@@ -178,7 +225,7 @@ def test_report_plots_each_assignment_and_lists_what_to_look_at(graded):
     root, _, _ = graded
     page = (root / "grades" / "report.html").read_text()
     assert page.count("data:image/png;base64,") == 1  # one assignment, one figure
-    assert "13 students" in page and "6 not JSON" not in page
+    assert "19 students" in page and "6 not JSON" not in page
     text = _text(page)
     for who, why in [("dave", "not JSON"), ("hank", "timed out"), ("gina", "renamed")]:
         assert re.search(rf"{who}\s*00_toy\s*[^\n]*{why}", text), (who, why)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("lab")]  # one server
 
 
 def _free_port() -> int:
@@ -36,7 +36,7 @@ def lab():
         pytest.skip("no .venv here: `make lab` would install one; run the suite with `make test`")
     port, token = _free_port(), secrets.token_hex(16)
     args = f"--no-browser --ServerApp.ip=127.0.0.1 --ServerApp.port={port} " \
-           f"--ServerApp.token={token} --ServerApp.open_browser=False"
+           f"--IdentityProvider.token={token} --ServerApp.open_browser=False"
     proc = subprocess.Popen(["make", "--no-print-directory", "lab", f"LAB_ARGS={args}"],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True, text=True)
