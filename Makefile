@@ -9,7 +9,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 LAB_ARGS ?=
 # Jupyter refuses to run as root unless told (containers, CI machines often are root)
 ROOT_ARGS := $(if $(filter 0,$(shell id -u)),--allow-root)
-PYTEST_ARGS ?= -n 2 --dist loadgroup
+PYTEST_ARGS ?= -n 2 --dist loadgroup --durations=15
 
 .PHONY: lab test install dev release lint clean
 

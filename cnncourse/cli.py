@@ -66,7 +66,8 @@ def _cmd_grade(args) -> int:
     names = resolve_assignments(root, args.assignments)
     out = Path(args.out)
     rows = grade_class(root, submitted, names, out, jobs=args.jobs, timeout=args.timeout,
-                       memory_gb=args.memory_gb, say=_say, progress=not args.no_progress)
+                       memory_gb=args.memory_gb, db_url=args.db_url, say=_say,
+                       progress=not args.no_progress)
     _say(summary(rows))
     _say(f"wrote {out / 'grades.csv'} (the status column says why a row has no score), "
          f"{out / 'feedback'}/<student>/<assignment>.html and {out / 'report.html'}; "
@@ -108,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="parallel workers (default: one per core)")
     p.add_argument("--timeout", type=float, default=600,
                    help="seconds one notebook may run, whatever it does (default 600)")
+    p.add_argument("--db-url", default=None,
+                   help="the gradebook to record grades in (default: the course's db_url, else "
+                   "sqlite:///gradebook.db); e.g. postgresql://... where graders share one")
     p.add_argument("--memory-gb", type=float, default=8.0,
                    help="address-space limit of a grading kernel, 0 for none (default 8)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -120,7 +120,7 @@ def graded(tmp_path_factory, cli):
     (root / "tests" / "probes" / "00_toy.py").write_text(TOY_PROBES)
     _class(root)
     result = cli("grade", "--jobs", "2", "--timeout", "25", "--memory-gb", "4", "--no-progress",
-                 cwd=root)
+                 "--db-url", f"sqlite:///{root / 'class.db'}", cwd=root)
     rows = {}
     grades = root / "grades" / "grades.csv"
     if grades.exists():
@@ -187,7 +187,8 @@ def test_the_course_gradebook_holds_the_graded_rows(graded):
     from nbgrader.api import Gradebook
 
     root, _, rows = graded
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+    assert not (root / "gradebook.db").exists(), "--db-url names the gradebook to use"
+    with Gradebook(f"sqlite:///{root / 'class.db'}") as gb:
         for student, row in rows.items():
             if row["status"] != "graded":
                 continue
