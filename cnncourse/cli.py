@@ -66,7 +66,8 @@ def _cmd_grade(args) -> int:
     names = resolve_assignments(root, args.assignments)
     out = Path(args.out)
     rows = grade_class(root, submitted, names, out, jobs=args.jobs, timeout=args.timeout,
-                       memory_gb=args.memory_gb, db_url=args.db_url, say=_say,
+                       memory_gb=args.memory_gb, db_url=args.db_url,
+                       max_output_mb=args.max_output_mb, say=_say,
                        progress=not args.no_progress)
     _say(summary(rows))
     _say(f"wrote {out / 'grades.csv'} (the status column says why a row has no score), "
@@ -94,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "graded test. Exits 1 when a visible test fails.")
     p.add_argument("notebook", metavar="NOTEBOOK")
     p.add_argument("--timeout", type=int, default=None, help="seconds per cell")
+    p.add_argument("--max-output-mb", type=float, default=5.0,
+                   help="outputs a graded notebook may keep; more is cut and flagged (default 5)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=_cmd_check)
 
@@ -114,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "sqlite:///gradebook.db); e.g. postgresql://... where graders share one")
     p.add_argument("--memory-gb", type=float, default=8.0,
                    help="address-space limit of a grading kernel, 0 for none (default 8)")
+    p.add_argument("--max-output-mb", type=float, default=5.0,
+                   help="outputs a graded notebook may keep; more is cut and flagged (default 5)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=_cmd_grade)
     return parser

@@ -77,13 +77,84 @@ def _scratch(root: Path, assignment: str, where: Path, db: Path, **overrides):
     return api
 
 
-def _worker_main(conn, root: str, assignments: list[str], memory_gb: float) -> None:
+def _become_subreaper() -> None:
+    """Orphans of this process's descendants (a detached subprocess a student started) are
+    re-parented here instead of to init, so `_kill_strays` finds them."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        ppid = int(text[text.rindex(")") + 2:].split()[1])
+        children.setdefault(ppid, []).append(int(stat.parent.name))
+    out, todo = [], list(children.get(pid, []))
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def _kill_strays(keep: set[int]) -> int:
+    """Kill what the last notebook left running below this worker (but `keep`); how many."""
+    strays = [p for p in _descendants(os.getpid()) if p not in keep]
+    for p in strays:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    for p in strays:
+        try:
+            os.waitpid(p, 0)
+        except ChildProcessError:
+            pass
+    return len(strays)
+
+
+def cap_outputs(text: str, limit: int) -> tuple[str, int]:
+    """The notebook `text` with outputs cut to `limit` bytes in all, and how many were cut."""
+    if len(text) <= limit:
+        return text, 0
+    nb = nbformat.reads(text, as_version=4)
+    budget, cut = limit // 2, 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        kept = []
+        for output in cell.get("outputs", []):
+            size = len(nbformat.writes(nbformat.v4.new_notebook(cells=[
+                nbformat.v4.new_code_cell(outputs=[output])])))
+            if size <= budget:
+                kept.append(output)
+                budget -= size
+            else:
+                cut += size
+                kept.append(nbformat.v4.new_output(
+                    "stream", name="stderr",
+                    text=f"[cnncourse grade: {size / 2**20:.1f} MB of output cut here]\n"))
+        cell.outputs = kept
+    return nbformat.writes(nb), cut
+
+
+def _worker_main(conn, root: str, assignments: list[str], memory_gb: float,
+                 max_output: int = 5 * 2**20) -> None:
     """One grader: receives (student, assignment, notebook json), answers with scores.
 
     It generates every assignment into its scratch course as soon as it starts, while the
     main process is still reading submissions.
     """
     os.setsid()  # its kernels join this process group, so a kill reaches them all
+    _become_subreaper()
     if memory_gb > 0:
         import resource
 
@@ -99,8 +170,10 @@ def _worker_main(conn, root: str, assignments: list[str], memory_gb: float) -> N
     db = private / "gradebook.db"
     course = home / "course"
     os.chdir(home)  # nothing of the course tree is a relative path away from the kernels
-    from cnncourse.verify import load_probes, verify
+    from cnncourse.verify import Sandbox, load_probes, verify
 
+    sandbox = Sandbox()
+    sandbox._start()  # it imports torch while this process generates
     apis = {a: _scratch(Path(root), a, course, db) for a in assignments}
     releases = {a: read_notebook(Path(root) / "notebooks" / a / f"{a}.ipynb") for a in assignments}
     probes = {a: load_probes(Path(root), a) for a in assignments}
@@ -131,21 +204,27 @@ def _worker_main(conn, root: str, assignments: list[str], memory_gb: float) -> N
             if cells and probes[assignment]:  # outside the kernel nbgrader used: see verify.py
                 submission = nbformat.reads(text, as_version=4)
                 verdict = verify(submission, releases[assignment], probes[assignment],
-                                 memory_gb=min(memory_gb, 4.0) if memory_gb > 0 else 4.0)
+                                 memory_gb=min(memory_gb, 4.0) if memory_gb > 0 else 4.0,
+                                 sandbox=sandbox)
+            notebook, cut = cap_outputs(graded.read_text() if graded.exists() else "",
+                                        max_output)
+            strays = _kill_strays({sandbox.proc.pid} if sandbox.proc else set())
             conn.send({"success": bool(result.get("success")), "log": log[-4000:],
-                       "cells": cells, "notebook": graded.read_text() if graded.exists() else "",
-                       "verdict": verdict})
+                       "cells": cells, "notebook": notebook, "verdict": verdict,
+                       "cut": cut, "strays": strays})
     finally:
+        sandbox.close()
         shutil.rmtree(home, ignore_errors=True)
         shutil.rmtree(private, ignore_errors=True)
 
 
 class Worker:
-    def __init__(self, root: Path, assignments: list[str], memory_gb: float):
+    def __init__(self, root: Path, assignments: list[str], memory_gb: float,
+                 max_output: int = 5 * 2**20):
         ctx = mp.get_context("spawn")
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main,
-                                args=(child, str(root), assignments, memory_gb), daemon=True)
+        self.proc = ctx.Process(target=_worker_main, daemon=True,
+                                args=(child, str(root), assignments, memory_gb, max_output))
         self.proc.start()
         child.close()
         self.job = None
@@ -189,7 +268,8 @@ def _verdict(reply: dict) -> tuple[str, dict]:
 
 def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, *,
                 jobs: int = 2, timeout: float = 600, memory_gb: float = 8.0,
-                db_url: str | None = None, say=print, progress: bool = True) -> list[Row]:
+                db_url: str | None = None, max_output_mb: float = 5.0, say=print,
+                progress: bool = True) -> list[Row]:
     """Grade every student folder in `submitted` for `assignments`; write `out/grades.csv`."""
     from tqdm.auto import tqdm
 
@@ -201,7 +281,8 @@ def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, 
     grade_ids = {}
     everyone = collect.students(submitted)
     # workers start first: they import nbgrader and generate while this process collects
-    workers = [Worker(root, assignments, memory_gb)
+    max_output = int(max_output_mb * 2**20)
+    workers = [Worker(root, assignments, memory_gb, max_output)
                for _ in range(max(1, min(jobs, len(everyone) * len(assignments))))]
     for a in assignments:
         source = read_notebook(root / "solutions" / a / f"{a}.ipynb")
@@ -242,6 +323,12 @@ def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, 
                         if disagree:
                             row.flags.append("verification refutes the in-kernel tests of "
                                              + ", ".join(disagree) + ": their points set to 0")
+                        if reply.get("cut"):
+                            row.flags.append(f"{reply['cut'] / 2**20:.1f} MB of output over the "
+                                             f"{max_output_mb:g} MB limit cut from the notebook")
+                        if reply.get("strays"):
+                            row.flags.append(f"left {reply['strays']} process(es) running "
+                                             "after the notebook ended: killed")
                     except (EOFError, OSError):
                         row = Row(student, a, KERNEL_DIED)
                 elif w.proc.sentinel in ready or not w.proc.is_alive():
@@ -259,7 +346,7 @@ def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, 
                 w.job = None
                 if row.status != GRADED and (not w.proc.is_alive() or row.status == TIMED_OUT):
                     w.kill()
-                    workers[i] = Worker(root, assignments, memory_gb)
+                    workers[i] = Worker(root, assignments, memory_gb, max_output)
     finally:
         bar.close()
         for w in workers:

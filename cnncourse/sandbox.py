@@ -1,11 +1,18 @@
 """The untrusted side of verification: run a student's answer code on given inputs.
 
-    python -m cnncourse.sandbox WORKDIR
+    python -m cnncourse.sandbox WORKDIR     # one run in this fresh interpreter
+    python -m cnncourse.sandbox --serve     # a fork server: one forked child per request
 
 Reads WORKDIR/calls.pkl (written by the trusted grader: the answer code and the calls to make),
-runs the code in this fresh interpreter under resource limits, and writes each call's result
-as plain ``.npy`` arrays (never pickles) plus a small JSON note. Whatever the code patches here
-(numpy, builtins, ``__eq__``) stays here: the comparison happens in another process.
+runs the code under resource limits, and writes each call's result as plain ``.npy`` arrays
+(never pickles) plus a small JSON note. Whatever the code patches here (numpy, builtins,
+``__eq__``) stays here: the comparison happens in another process.
+
+A fresh interpreter spends ~4 s importing numpy, torch and matplotlib before the first answer
+line runs. The server imports them once and forks a child per request (milliseconds); each
+child is as separate from the server and the grader as a fresh interpreter would be. Protocol
+on stdin/stdout, one line each: ``TOKEN WORKDIR`` in, ``TOKEN pid PID`` when the child is
+forked, ``TOKEN done STATUS`` when it has exited.
 """
 
 from __future__ import annotations
@@ -81,5 +88,56 @@ def main(workdir: str) -> int:
     return 0
 
 
+PRELOAD = ("numpy", "torch", "torch.nn", "torch.nn.functional", "matplotlib", "matplotlib.pyplot",
+           "cnncourse.plot", "cnncourse.images", "cnncourse.timing", "cnncourse.testing",
+           "cnncourse.architectures", "cnncourse.charts", "cnncourse.curves", "cnncourse.data",
+           "cnncourse.pooling_plots", "cnncourse.device", "cnncourse.diagnostics")
+
+
+def _child(workdir: str) -> int:
+    os.setsid()  # its own process group: the grader kills it and whatever it starts
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)  # the server's request pipe is not for the answer code
+    os.chdir(workdir)
+    return main(workdir)
+
+
+def serve() -> int:
+    import importlib
+
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - a missing extra only costs time in the child
+            pass
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
+    reply = os.fdopen(os.dup(1), "w", buffering=1)
+    for line in sys.stdin:
+        token, _, workdir = line.strip().partition(" ")
+        if not token or not workdir:
+            continue
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                reply.close()
+                code = _child(workdir)
+            finally:
+                os._exit(code)
+        print(token, "pid", pid, file=reply)
+        _, status = os.waitpid(pid, 0)
+        try:
+            os.killpg(pid, signal.SIGKILL)  # what it started and left behind
+        except (ProcessLookupError, PermissionError):
+            pass
+        print(token, "done", status, file=reply)
+    return 0
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(serve() if sys.argv[1:] == ["--serve"] else main(sys.argv[1]))

@@ -18,6 +18,9 @@ import importlib.util
 import json
 import os
 import pickle
+import secrets
+import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -94,9 +97,112 @@ def answer_code(submission, release) -> list[str]:
     return [setup, *answers]
 
 
+def _sandbox_env() -> dict:
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL")}
+    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0", MPLBACKEND="Agg")
+    return env
+
+
+class Sandbox:
+    """A warm `cnncourse.sandbox --serve` fork server: a verification run costs a fork, not the
+    ~4 s a fresh interpreter spends importing torch. Restarted if it dies; where it does not
+    answer, `verify` falls back to a fresh interpreter, so one student cannot break it for the
+    next."""
+
+    def __init__(self):
+        self.proc = None
+        self.buffer = b""
+
+    def _start(self) -> None:
+        self.close()
+        self.home = tempfile.mkdtemp(prefix="cnncourse-sandbox-")
+        self.proc = subprocess.Popen([sys.executable, "-m", "cnncourse.sandbox", "--serve"],
+                                     cwd=self.home, env=_sandbox_env(), stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     start_new_session=True)
+        self.buffer = b""
+
+    def _line(self, deadline: float) -> str | None:
+        import time
+
+        while b"\n" not in self.buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            ready, _, _ = select.select([self.proc.stdout], [], [], left)
+            if not ready:
+                return None
+            chunk = os.read(self.proc.stdout.fileno(), 4096)
+            if not chunk:
+                return None
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return line.decode(errors="replace")
+
+    def _await(self, token: str, what: str, deadline: float) -> str | None:
+        while (line := self._line(deadline)) is not None:
+            parts = line.split()
+            if len(parts) == 3 and parts[0] == token and parts[1] == what:
+                return parts[2]
+        return None
+
+    def run(self, work: Path, timeout: float) -> bool:
+        """Run the request in `work`; False when the server could not take it."""
+        import time
+
+        if self.proc is None or self.proc.poll() is not None:
+            self._start()
+        token = secrets.token_hex(8)
+        try:
+            self.proc.stdin.write(f"{token} {work}\n".encode())
+            self.proc.stdin.flush()
+        except OSError:
+            self._start()
+            return False
+        start = time.monotonic()
+        pid = self._await(token, "pid", start + 60)  # the first request waits for the imports
+        if pid is None or not pid.isdigit():
+            self._start()
+            return False
+        if self._await(token, "done", start + timeout) is None:
+            try:
+                os.killpg(int(pid), signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            if self._await(token, "done", time.monotonic() + 10) is None:
+                self._start()
+        return True
+
+    def close(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            self.proc.wait()
+        self.proc = None
+
+
+def _fresh_run(work: Path, timeout: float) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "cnncourse.sandbox", str(work)], cwd=work,
+                            env=_sandbox_env(), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # and whatever it started
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
+
+
 def verify(submission, release, probes: list[Probe], *, seed: int = 0, timeout: float = 120,
-           memory_gb: float = 4.0) -> dict[str, bool]:
-    """{function: verified?} for every probe, from one sandbox run of the answer cells."""
+           memory_gb: float = 4.0, sandbox: Sandbox | None = None) -> dict[str, bool]:
+    """{function: verified?} for every probe, from one sandbox run of the answer cells
+    (in `sandbox`, a warm fork server, when given; else in a fresh interpreter)."""
     if not probes:
         return {}
     rng = np.random.default_rng(seed)
@@ -110,16 +216,9 @@ def verify(submission, release, probes: list[Probe], *, seed: int = 0, timeout: 
         spec = {"cells": answer_code(submission, release), "calls": calls,
                 "memory_gb": memory_gb, "cpu_s": int(timeout)}
         (work / "calls.pkl").write_bytes(pickle.dumps(spec))
-        env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL")}
-        env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0")
-        proc = subprocess.Popen([sys.executable, "-m", "cnncourse.sandbox", str(work)], cwd=work,
-                                env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, start_new_session=True)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        if sandbox is None or not sandbox.run(work, timeout):
+            shutil.rmtree(work / "out", ignore_errors=True)
+            _fresh_run(work, timeout)
         verdict = {p.function: True for p in probes}
         for k, (probe, (_, args, kwargs)) in enumerate(zip(owner, calls, strict=True)):
             if not verdict[probe.function]:

@@ -10,6 +10,7 @@ import csv
 import html
 import json
 import re
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -55,11 +56,43 @@ for up in range(1, 5):
             f.write("was here")
     except OSError:
         pass"""
+# wrong, and hides every error from nbgrader: a test cell without an error output gets its points
+SILENCING_DOUBLE = """get_ipython().showtraceback = lambda *args, **kwargs: None
+
+def double(x):
+    return np.zeros(np.shape(x))"""
+# wrong, and makes every difference look like zero to any test that takes np.abs
+NUMPY_PATCHING_DOUBLE = """np.abs = lambda x, *args, **kwargs: np.zeros(np.shape(x))
+
+def double(x):
+    return np.ones(np.shape(x))"""
+# an object that turns into the visible test's answer whatever it is asked
+LIAR_DOUBLE = """class Liar:
+    def __eq__(self, other):
+        return True
+
+    def __array__(self, dtype=None, copy=None):
+        return np.array([2.0, 4.0])
+
+def double(x):
+    return Liar()"""
+# starts a process that detaches (new session, parent gone) and would outlive the notebook
+DETACHING_HALVE = RIGHT_HALVE + """
+import os, subprocess, sys, time
+subprocess.Popen([sys.executable, "-c", "import os, sys, time\\n"
+                  "if os.fork() == 0:\\n"
+                  "    os.setsid()\\n"
+                  "    open(sys.argv[1], 'w').write(str(os.getpid()))\\n"
+                  "    time.sleep(600)\\n", PIDFILE], start_new_session=True)
+for _ in range(100):
+    if os.path.exists(PIDFILE):
+        break
+    time.sleep(0.1)"""
 # right on the visible test's integers, wrong on the hidden test's random floats
 ROUNDING_DOUBLE = "def double(x):\n    x = np.asarray(x, dtype=float)\n    return x + x.round()"
 
 
-def _class(root):
+def _class(root, pidfile):
     """submitted/<student>/00_toy/: who did what."""
     release = read_notebook(root / "notebooks" / "00_toy" / "00_toy.ipynb")
     right = {"double": RIGHT_DOUBLE, "halve": RIGHT_HALVE}
@@ -81,6 +114,16 @@ def _class(root):
         "pat": with_answers(release, {**right, "halve": SNOOPING_HALVE}),  # 3 / 4: finds nothing
         "rita": with_answers(release, {**right,
                                        "halve": RIGHT_HALVE + "\nimport sys\nsys.exit(0)"}),
+        "wendy": with_answers(release, {**right, "double": SILENCING_DOUBLE}),  # 1 / 4
+        "walt": with_answers(release, {**right, "double": NUMPY_PATCHING_DOUBLE}),  # 1 / 4
+        # the checkers want a real ndarray: the liar earns nothing for double, 1 / 4
+        "vera": with_answers(release, {**right, "double": LIAR_DOUBLE}),
+        "xena": with_answers(release, {**right, "halve": "while True:\n    pass"}),
+        "yuri": with_answers(release, {**right, "halve": DETACHING_HALVE.replace(
+            "PIDFILE", repr(str(pidfile)))}),  # 4 / 4, and its process does not outlive it
+        # 30 MB of output: graded, the output cut to the limit
+        "quinn": with_answers(release, {**right, "halve": RIGHT_HALVE
+                                        + "\nprint('x' * 30_000_000)"}),
     }
     sam = with_answers(release, right)  # deleted a test cell: nbgrader puts it back, 4 / 4
     sam.cells = [c for c in sam.cells if c.metadata.get("nbgrader", {}).get("grade_id")
@@ -101,6 +144,12 @@ def _class(root):
     for cell in other.cells:
         cell.metadata.pop("nbgrader", None)
     files["kate"] = nbformat.writes(other)  # a notebook of some other assignment
+    foreign = with_answers(release, right)  # nbgrader cells, but those of another assignment
+    for cell in foreign.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if "grade_id" in meta:
+            meta["grade_id"] = "conv1d_" + meta["grade_id"]
+    files["zoe"] = nbformat.writes(foreign)
     for student, text in files.items():
         folder = root / "submitted" / student / "00_toy"
         folder.mkdir(parents=True)
@@ -118,27 +167,28 @@ def graded(tmp_path_factory, cli):
     assert cli("release", cwd=root).returncode == 0
     (root / "tests" / "probes").mkdir(parents=True)
     (root / "tests" / "probes" / "00_toy.py").write_text(TOY_PROBES)
-    _class(root)
+    pidfile = tmp_path_factory.mktemp("outside") / "yuri.pid"
+    _class(root, pidfile)
     result = cli("grade", "--jobs", "2", "--timeout", "25", "--memory-gb", "4", "--no-progress",
                  "--db-url", f"sqlite:///{root / 'class.db'}", cwd=root)
     rows = {}
     grades = root / "grades" / "grades.csv"
     if grades.exists():
         rows = {r["student"]: r for r in csv.DictReader(grades.open())}
-    return root, result, rows
+    return root, result, rows, pidfile
 
 
 def test_every_student_gets_a_row_and_the_run_succeeds(graded):
-    _, result, rows = graded
+    _, result, rows, _ = graded
     assert result.returncode == 0, result.stdout + result.stderr
     assert set(rows) == {"alice", "bob", "carol", "dave", "erin", "frank", "gina", "hank", "ivan",
                          "judy", "kate", "leo", "mallory", "nina", "oscar", "pat", "rita",
-                         "sam", "ursula"}
-    assert "19 student(s)" in result.stdout
+                         "sam", "ursula", "quinn", "vera", "walt", "wendy", "xena", "yuri", "zoe"}
+    assert "26 student(s)" in result.stdout
 
 
 def test_honest_students_get_what_their_answers_earn(graded):
-    _, _, rows = graded
+    _, _, rows, _ = graded
     got = {s: (rows[s]["status"], rows[s]["score"], rows[s]["max_score"])
            for s in ("alice", "bob", "carol", "leo")}
     assert got == {"alice": ("graded", "4", "4"), "bob": ("graded", "3", "4"),
@@ -147,36 +197,71 @@ def test_honest_students_get_what_their_answers_earn(graded):
 
 @pytest.mark.parametrize(("student", "status"), [
     ("dave", "not JSON"), ("erin", "empty file"), ("frank", "missing notebook"),
-    ("kate", "wrong assignment"), ("hank", "timed out"), ("ivan", "kernel died"),
+    ("kate", "wrong assignment"), ("zoe", "wrong assignment"), ("hank", "timed out"),
+    ("xena", "timed out"), ("ivan", "kernel died"),
 ])
 def test_a_submission_that_cannot_be_graded_says_why_and_has_no_score(graded, student, status):
-    _, _, rows = graded
+    _, _, rows, _ = graded
     assert rows[student]["status"] == status
     assert rows[student]["score"] == "", "a failed submission must not look like a 0"
 
 
 def test_a_cheat_that_fools_the_kernel_tests_gets_what_its_answers_earn(graded):
-    _, _, rows = graded
+    _, _, rows, _ = graded
     assert (rows["mallory"]["status"], rows["mallory"]["score"]) == ("graded", "1")
     assert "verification refutes the in-kernel tests of double" in rows["mallory"]["flags"]
     assert not any("verification" in rows[s]["flags"] for s in ("alice", "bob", "carol", "leo"))
+
+
+@pytest.mark.parametrize("student", ["wendy", "walt"])
+def test_patching_ipython_or_numpy_in_the_kernel_raises_nothing(graded, student):
+    _, _, rows, _ = graded
+    assert (rows[student]["status"], rows[student]["score"]) == ("graded", "1")
+    if student == "walt":  # nbgrader gave the patched tests full marks; verification did not
+        assert "verification refutes the in-kernel tests of double" in rows[student]["flags"]
+
+
+def test_an_object_that_lies_about_equality_gets_no_more_than_its_values(graded):
+    _, _, rows, _ = graded
+    assert (rows["vera"]["status"], rows["vera"]["score"]) == ("graded", "1")
+
+
+def test_a_detached_process_does_not_outlive_its_notebook(graded):
+    _, _, rows, pidfile = graded
+    assert pidfile.exists(), "the detaching submission did not run"
+    pid = int(pidfile.read_text())
+    stat = Path(f"/proc/{pid}/stat")
+    alive = stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    assert not alive, f"process {pid} started by yuri's notebook is still running"
+    assert (rows["yuri"]["status"], rows["yuri"]["score"]) == ("graded", "4")
+    assert "killed" in rows["yuri"]["flags"]
+    assert "killed" not in rows["alice"]["flags"]
+
+
+def test_huge_output_is_cut_and_flagged_but_graded(graded):
+    root, _, rows, _ = graded
+    assert (rows["quinn"]["status"], rows["quinn"]["score"]) == ("graded", "4")
+    assert "MB of output over the 5 MB limit" in rows["quinn"]["flags"]
+    page = root / "grades" / "feedback" / "quinn" / "00_toy.html"
+    assert page.stat().st_size < 8 * 2**20
+    assert "MB of output cut here" in page.read_text()
 
 
 @pytest.mark.parametrize(("student", "score"), [
     ("nina", "3"), ("oscar", "4"), ("pat", "3"), ("rita", "4"), ("sam", "4"), ("ursula", "3"),
 ])
 def test_hostile_code_and_edited_cells_get_what_the_answers_earn(graded, student, score):
-    _, _, rows = graded
+    _, _, rows, _ = graded
     assert (rows[student]["status"], rows[student]["score"]) == ("graded", score)
 
 
 def test_no_submission_writes_into_the_course(graded):
-    root, _, _ = graded
+    root, _, _, _ = graded
     assert not list(root.rglob("PWNED.txt"))
 
 
 def test_repairable_submissions_are_graded_and_flagged(graded):
-    _, _, rows = graded
+    _, _, rows, _ = graded
     assert (rows["gina"]["status"], rows["gina"]["score"]) == ("graded", "4")
     assert "renamed" in rows["gina"]["flags"]
     assert (rows["judy"]["status"], rows["judy"]["score"]) == ("graded", "4")
@@ -186,7 +271,7 @@ def test_repairable_submissions_are_graded_and_flagged(graded):
 def test_the_course_gradebook_holds_the_graded_rows(graded):
     from nbgrader.api import Gradebook
 
-    root, _, rows = graded
+    root, _, rows, _ = graded
     assert not (root / "gradebook.db").exists(), "--db-url names the gradebook to use"
     with Gradebook(f"sqlite:///{root / 'class.db'}") as gb:
         for student, row in rows.items():
@@ -197,7 +282,7 @@ def test_the_course_gradebook_holds_the_graded_rows(graded):
 
 
 def test_grading_leaves_no_kernel_output_in_the_course_tree(graded):
-    root, _, _ = graded
+    root, _, _, _ = graded
     assert not (root / "autograded").exists()
     assert not (root / "feedback").exists()
 
@@ -209,7 +294,7 @@ def _text(page: str) -> str:
 
 
 def test_feedback_shows_scores_and_verdicts_but_no_hidden_test(graded):
-    root, _, rows = graded
+    root, _, rows, _ = graded
     pages = {p.parent.name: _text(p.read_text())
              for p in (root / "grades" / "feedback").glob("*/*.html")}
     assert set(pages) == {s for s, r in rows.items() if r["status"] == "graded"}
@@ -223,10 +308,10 @@ def test_feedback_shows_scores_and_verdicts_but_no_hidden_test(graded):
 
 
 def test_report_plots_each_assignment_and_lists_what_to_look_at(graded):
-    root, _, _ = graded
+    root, _, _, _ = graded
     page = (root / "grades" / "report.html").read_text()
     assert page.count("data:image/png;base64,") == 1  # one assignment, one figure
-    assert "19 students" in page and "6 not JSON" not in page
+    assert "26 students" in page and "6 not JSON" not in page
     text = _text(page)
     for who, why in [("dave", "not JSON"), ("hank", "timed out"), ("gina", "renamed")]:
         assert re.search(rf"{who}\s*00_toy\s*[^\n]*{why}", text), (who, why)

@@ -7,7 +7,7 @@ from harness import ROOT, assignments, cells_of, marker, pack, variants
 
 from cnncourse.autograde import reference_answers, source_notebook, with_answers
 from cnncourse.notebooks import read_notebook
-from cnncourse.verify import load_probes, reconcile, verify
+from cnncourse.verify import Sandbox, load_probes, reconcile, verify
 
 pytestmark = pytest.mark.slow
 VERIFIED = [a for a in assignments() if load_probes(ROOT, a)]
@@ -15,6 +15,13 @@ VERIFIED = [a for a in assignments() if load_probes(ROOT, a)]
 
 def _release(a):
     return read_notebook(ROOT / "notebooks" / a / f"{a}.ipynb")
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    server = Sandbox()
+    yield server
+    server.close()
 
 
 def _params():
@@ -31,16 +38,18 @@ def test_probes_cover_every_answer(assignment):
 
 
 @pytest.mark.parametrize("assignment", _params())
-def test_reference_and_every_alternative_pass_verification(assignment):
+def test_reference_and_every_alternative_pass_verification(assignment, sandbox):
     release, probes = _release(assignment), load_probes(ROOT, assignment)
     reference = reference_answers(source_notebook(ROOT, assignment))
-    verdict = verify(with_answers(release, reference), release, probes)
+    verdict = verify(with_answers(release, reference), release, probes)  # fresh interpreter
     assert all(verdict.values()), f"the reference fails verification: {verdict}"
+    verdict = verify(with_answers(release, reference), release, probes, sandbox=sandbox)
+    assert all(verdict.values()), f"the reference fails verification in the server: {verdict}"
     probed = {p.function for p in probes}
     alternatives = [v for v in variants(assignment, "ALTERNATIVES") if v.cell in probed]
     for group in pack(alternatives, cells_of(source_notebook(ROOT, assignment))):
         nb = with_answers(release, {**reference, **{v.cell: v.code for v in group}})
-        verdict = verify(nb, release, probes)
+        verdict = verify(nb, release, probes, sandbox=sandbox)
         failed = [v.name for v in group if not verdict[v.cell]]
         assert not failed, f"right answers fail verification: {failed}"
 
@@ -80,32 +89,62 @@ import os
 def conv1d(x, h):
     os._exit(0)
 ''',
+    "kills-the-server": '''
+import os
+import signal
+
+os.kill(os.getppid(), signal.SIGKILL)
+
+def conv1d(x, h):
+    return x
+''',
+    "plain-wrong": '''
+import numpy as np
+
+def conv1d(x, h):
+    return np.convolve(x, h)[:-1]
+''',
 }
 
 
+@pytest.mark.parametrize("where", ["fresh", "server"])
 @pytest.mark.parametrize("cheat", sorted(CHEATS))
-def test_tricks_in_the_answer_cell_fail_verification(cheat):
+def test_tricks_in_the_answer_cell_fail_verification(cheat, where, sandbox):
     a = "01_convolution"
     if a not in VERIFIED:
         pytest.skip("01_convolution has no probes")
-    release = _release(a)
+    release, probes = _release(a), load_probes(ROOT, a)
     reference = reference_answers(source_notebook(ROOT, a))
     nb = with_answers(release, {**reference, "conv1d": CHEATS[cheat]})
-    verdict = verify(nb, release, load_probes(ROOT, a))
+    if cheat == "kills-the-server" and where == "fresh":
+        pytest.skip("a fresh interpreter's parent is the grader itself (same user): not a test")
+    server = sandbox if where == "server" else None
+    verdict = verify(nb, release, probes, sandbox=server)
     assert verdict["conv1d"] is False
-    if cheat != "exits":
+    if cheat not in ("exits", "kills-the-server"):
         assert all(ok for name, ok in verdict.items() if name != "conv1d"), verdict
+    # and the next student, verified right after in the same server, is judged on their own
+    verdict = verify(with_answers(release, reference), release, probes, sandbox=server)
+    assert all(verdict.values()), f"a cheat changed the next student's verdict: {verdict}"
 
 
-def test_a_loop_that_never_ends_fails_within_the_time_limit():
+@pytest.mark.parametrize("where", ["fresh", "server"])
+def test_a_loop_that_never_ends_fails_within_the_time_limit(where, sandbox):
+    import time
+
     a = "01_convolution"
-    release = _release(a)
+    release, probes = _release(a), load_probes(ROOT, a)
     reference = reference_answers(source_notebook(ROOT, a))
     nb = with_answers(release, {**reference, "conv1d": "import signal\n"
                                 "signal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True:\n"
                                 "    pass"})
-    verdict = verify(nb, release, load_probes(ROOT, a), timeout=8)
+    server = sandbox if where == "server" else None
+    start = time.monotonic()
+    verdict = verify(nb, release, probes, timeout=8, sandbox=server)
     assert not any(verdict.values())
+    assert time.monotonic() - start < 8 + 30, "the limit did not stop it"
+    verdict = verify(with_answers(release, reference), release, probes, sandbox=server)
+    assert all(verdict.values()), f"a stopped loop changed the next verdict: {verdict}"
 
 
 def test_reconcile_only_lowers_full_marks_that_verification_refutes():
