@@ -60,6 +60,15 @@ def _cmd_grade(args) -> int:
 
     root = find_root()
     submitted = Path(args.submitted)
+    if args.zip:
+        from cnncourse.collect import zip_collect
+
+        if len(args.assignments) != 1:
+            raise CourseError("--zip needs the one assignment the archive holds, e.g. "
+                              "cnncourse grade 01_convolution --zip downloads.zip")
+        name = resolve_assignments(root, args.assignments)[0]
+        count = zip_collect(root, name, Path(args.zip), args.names, submitted, say=_say)
+        _say(f"collected {args.zip}: {count} notebook(s) in {submitted}/<student>/{name}/")
     if not submitted.is_dir():
         raise CourseError(f"no folder {submitted}: put submissions in "
                           "submitted/<student>/<assignment>/<assignment>.ipynb")
@@ -74,6 +83,9 @@ def _cmd_grade(args) -> int:
          f"{out / 'feedback'}/<student>/<assignment>.html and {out / 'report.html'}; "
          "graded rows are in the course gradebook.")
     return 0
+
+
+ZIP_NAMES = r".*/(?P<student_id>[^/_]+)_(?P<file_id>[^/]+)$"  # alice_01_convolution.ipynb
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,8 +107,6 @@ def build_parser() -> argparse.ArgumentParser:
                        "graded test. Exits 1 when a visible test fails.")
     p.add_argument("notebook", metavar="NOTEBOOK")
     p.add_argument("--timeout", type=int, default=None, help="seconds per cell")
-    p.add_argument("--max-output-mb", type=float, default=5.0,
-                   help="outputs a graded notebook may keep; more is cut and flagged (default 5)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=_cmd_check)
 
@@ -117,6 +127,13 @@ def build_parser() -> argparse.ArgumentParser:
                    "sqlite:///gradebook.db); e.g. postgresql://... where graders share one")
     p.add_argument("--memory-gb", type=float, default=8.0,
                    help="address-space limit of a grading kernel, 0 for none (default 8)")
+    p.add_argument("--zip", metavar="ARCHIVE",
+                   help="an LMS download (zip of notebooks) for one assignment: collected into "
+                   "--submitted with nbgrader zip_collect first")
+    p.add_argument("--names", metavar="REGEX", default=ZIP_NAMES,
+                   help="how a file name in the zip names its student: nbgrader's "
+                   "FileNameCollectorPlugin.named_regexp on the extracted path, with "
+                   "student_id and file_id groups (default: 'alice_01_convolution.ipynb')")
     p.add_argument("--max-output-mb", type=float, default=5.0,
                    help="outputs a graded notebook may keep; more is cut and flagged (default 5)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -102,3 +102,38 @@ def _drop_duplicate_cells(nb, sub: Submission) -> None:
     nb.cells = unique
     if dropped:
         sub.flags.append(f"duplicated cells: {dropped} later copies ignored")
+
+
+def zip_collect(root: Path, assignment: str, archive: Path, names: str, submitted: Path,
+                say=print) -> int:
+    """Collect an LMS zip into `submitted/<student>/<assignment>/` with nbgrader's zip_collect
+    (``downloaded/<assignment>/archive/`` in, its FileNameCollectorPlugin with `names` as the
+    named_regexp). Returns how many notebooks are there then."""
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    from cnncourse.course import CourseError, ensure_bin_on_path
+
+    archive = Path(archive)
+    if not archive.is_file():
+        raise CourseError(f"no file {archive}: give the zip the LMS let you download")
+    if not zipfile.is_zipfile(archive):
+        raise CourseError(f"{archive} is not a zip archive")
+    inbox = root / "downloaded" / assignment / "archive"
+    inbox.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(archive, inbox / archive.name)
+    ensure_bin_on_path()
+    result = subprocess.run(
+        [sys.executable, "-m", "nbgrader", "zip_collect", assignment, "--force",
+         f"--FileNameCollectorPlugin.named_regexp={names}",
+         f"--CourseDirectory.submitted_directory={Path(submitted).resolve()}"],
+        cwd=root, capture_output=True, text=True)
+    if result.returncode != 0:
+        last = [line for line in result.stderr.splitlines() if line.strip()][-1:]
+        raise CourseError(f"nbgrader zip_collect failed: {last[0] if last else 'no message'}")
+    skipped = [line for line in result.stderr.splitlines() if "Skipped submission" in line]
+    for line in skipped:
+        say("not collected (its name does not match --names): " + line.rsplit(": ", 1)[-1])
+    return len(list(Path(submitted).glob(f"*/{assignment}/*.ipynb")))

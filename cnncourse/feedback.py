@@ -59,8 +59,6 @@ def feedback_html(graded: nbformat.NotebookNode, source: nbformat.NotebookNode,
                   release: nbformat.NotebookNode, title: str,
                   cells: dict[str, tuple[float, float]]) -> str:
     """A standalone HTML page: a score table, then the redacted graded notebook."""
-    from nbconvert import HTMLExporter
-
     nb = redact(graded, source, release)
     total = sum(s for s, _ in cells.values())
     most = sum(m for _, m in cells.values())
@@ -68,5 +66,18 @@ def feedback_html(graded: nbformat.NotebookNode, source: nbformat.NotebookNode,
              "", "| test | points |", "|---|---|"]
     lines += [f"| {gid} | {s:g} / {m:g} |" for gid, (s, m) in cells.items()]
     nb.cells.insert(0, new_markdown_cell("\n".join(lines)))
-    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+    body, _ = _exporter().from_notebook_node(nb)
     return body
+
+
+_EXPORTER = None
+
+
+def _exporter():
+    """One HTMLExporter per process: building one (templates, CSS) costs most of a page."""
+    global _EXPORTER
+    if _EXPORTER is None:
+        from nbconvert import HTMLExporter
+
+        _EXPORTER = HTMLExporter(template_name="lab")
+    return _EXPORTER

@@ -52,6 +52,7 @@ class Row:
     flags: list[str] = field(default_factory=list)
     seconds: float = 0.0
     notebook: str = ""  # the autograded notebook (JSON), for feedback
+    feedback: str = ""  # its feedback page, rendered by the worker
 
     def csv(self) -> dict:
         return {"student": self.student, "assignment": self.assignment, "status": self.status,
@@ -62,19 +63,20 @@ class Row:
 
 # --------------------------------------------------------------------------------- workers
 
-def _scratch(root: Path, assignment: str, where: Path, db: Path, **overrides):
-    """Generate `assignment` into a scratch course at `where`, then remove its solutions."""
-    where.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(root / CONFIG_NAME, where / CONFIG_NAME)
-    src = where / "solutions" / assignment
-    if not src.exists():
-        shutil.copytree(root / "solutions" / assignment, src,
+def _template(root: Path, assignments: list[str], where: Path) -> Path:
+    """Generate `assignments` once into a scratch course at `where/course` with its own
+    gradebook `where/gradebook.db`, then remove the solutions. Workers start from copies."""
+    course = where / "course"
+    course.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(root / CONFIG_NAME, course / CONFIG_NAME)
+    for a in assignments:
+        shutil.copytree(root / "solutions" / a, course / "solutions" / a,
                         ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-    api = nbgrader_api(where, CourseDirectory__db_url=f"sqlite:///{db}", **overrides)
-    run_api(api.generate_assignment, assignment, force=True, create=True,
-            what=f"generate {assignment}")
-    shutil.rmtree(where / "solutions")  # student kernels run below `where`: no answers there
-    return api
+    api = nbgrader_api(course, CourseDirectory__db_url=f"sqlite:///{where / 'gradebook.db'}")
+    for a in assignments:
+        run_api(api.generate_assignment, a, force=True, create=True, what=f"generate {a}")
+    shutil.rmtree(course / "solutions")  # student kernels run in copies of this: no answers
+    return where
 
 
 def _become_subreaper() -> None:
@@ -150,8 +152,8 @@ def _worker_main(conn, root: str, assignments: list[str], memory_gb: float,
                  max_output: int = 5 * 2**20) -> None:
     """One grader: receives (student, assignment, notebook json), answers with scores.
 
-    It generates every assignment into its scratch course as soon as it starts, while the
-    main process is still reading submissions.
+    It starts (imports, a warm sandbox) while the main process generates the assignments once
+    into a template, then works in its own copy of that.
     """
     os.setsid()  # its kernels join this process group, so a kill reaches them all
     _become_subreaper()
@@ -173,9 +175,20 @@ def _worker_main(conn, root: str, assignments: list[str], memory_gb: float,
     from cnncourse.verify import Sandbox, load_probes, verify
 
     sandbox = Sandbox()
-    sandbox._start()  # it imports torch while this process generates
-    apis = {a: _scratch(Path(root), a, course, db) for a in assignments}
+    sandbox.start()  # it imports torch meanwhile
+    message = conn.recv()  # the template the main process generated while this one started
+    if message is None:
+        sandbox.close()
+        shutil.rmtree(home, ignore_errors=True)
+        shutil.rmtree(private, ignore_errors=True)
+        return
+    template = Path(message)
+    shutil.copytree(template / "course", course)
+    shutil.copy2(template / "gradebook.db", db)
+    apis = {a: nbgrader_api(course, CourseDirectory__db_url=f"sqlite:///{db}")
+            for a in assignments}
     releases = {a: read_notebook(Path(root) / "notebooks" / a / f"{a}.ipynb") for a in assignments}
+    sources = {a: read_notebook(Path(root) / "solutions" / a / f"{a}.ipynb") for a in assignments}
     probes = {a: load_probes(Path(root), a) for a in assignments}
     try:
         while True:
@@ -212,15 +225,32 @@ def _worker_main(conn, root: str, assignments: list[str], memory_gb: float,
             conn.send({"success": bool(result.get("success")), "log": log[-4000:],
                        "cells": cells, "notebook": notebook, "verdict": verdict,
                        "cut": cut, "strays": strays})
+            if notebook and cells:  # feedback while the main process hands out the next job
+                conn.send(_feedback(notebook, sources[assignment], releases[assignment],
+                                    f"{assignment}: {student}", cells, verdict))
     finally:
         sandbox.close()
         shutil.rmtree(home, ignore_errors=True)
         shutil.rmtree(private, ignore_errors=True)
 
 
+def _feedback(notebook: str, source, release, title: str, cells, verdict) -> dict:
+    """The feedback page of one graded notebook, hidden tests redacted (see feedback.py), with
+    the scores after verification."""
+    from cnncourse.feedback import feedback_html
+    from cnncourse.verify import reconcile
+
+    try:
+        graded = nbformat.reads(notebook, as_version=4)
+        scores, _ = reconcile(cells, verdict or {})
+        return {"feedback": feedback_html(graded, source, release, title, scores)}
+    except Exception as error:  # feedback is a courtesy: never lose the grade over it
+        return {"feedback_error": str(error).splitlines()[0][:100] if str(error) else "error"}
+
+
 class Worker:
     def __init__(self, root: Path, assignments: list[str], memory_gb: float,
-                 max_output: int = 5 * 2**20):
+                 max_output: int = 5 * 2**20, template: Path | None = None):
         ctx = mp.get_context("spawn")
         self.conn, child = ctx.Pipe()
         self.proc = ctx.Process(target=_worker_main, daemon=True,
@@ -229,6 +259,9 @@ class Worker:
         child.close()
         self.job = None
         self.started = 0.0
+        self.waiting_feedback: Row | None = None  # graded; its feedback page is on its way
+        if template is not None:
+            self.conn.send(str(template))
 
     def give(self, job) -> None:
         self.job, self.started = job, time.monotonic()
@@ -264,6 +297,60 @@ def _verdict(reply: dict) -> tuple[str, dict]:
     return GRADER_FAILED, {}
 
 
+def _finish(w: Worker, row: Row) -> Row:
+    row.seconds = time.monotonic() - w.started
+    w.job = None
+    return row
+
+
+def _collect_from(w: Worker, ready, timeout: float, max_output_mb: float) -> Row | None:
+    """Read what worker `w` has to say: a job's reply (its Row), the feedback page of the row it
+    graded before (attached to that row), or its death or time-out (a Row with the reason)."""
+    if w.conn in ready:
+        try:
+            msg = w.conn.recv()
+        except (EOFError, OSError):
+            msg = None
+        if msg is None:  # the worker is gone
+            w.waiting_feedback = None
+            return _finish(w, Row(*w.job[:2], KERNEL_DIED)) if w.job else None
+        if "feedback" in msg or "feedback_error" in msg:
+            row, w.waiting_feedback = w.waiting_feedback, None
+            if row is not None and msg.get("feedback"):
+                row.feedback = msg["feedback"]
+            elif row is not None:
+                row.flags.append(f"no feedback: {msg.get('feedback_error')}")
+            return None
+        if not w.job:
+            return None
+        student, a, _ = w.job
+        status, cells = _verdict(msg)
+        cells, disagree = reconcile(cells, msg.get("verdict") or {})
+        row = Row(student, a, status, cells=cells, notebook=msg["notebook"])
+        if disagree:
+            row.flags.append("verification refutes the in-kernel tests of "
+                             + ", ".join(disagree) + ": their points set to 0")
+        if msg.get("cut"):
+            row.flags.append(f"{msg['cut'] / 2**20:.1f} MB of output over the "
+                             f"{max_output_mb:g} MB limit cut from the notebook")
+        if msg.get("strays"):
+            row.flags.append(f"left {msg['strays']} process(es) running "
+                             "after the notebook ended: killed")
+        if msg["notebook"] and msg["cells"]:
+            w.waiting_feedback = row
+        return _finish(w, row)
+    if not w.job:
+        if w.waiting_feedback is not None and not w.proc.is_alive():
+            w.waiting_feedback = None  # died while writing feedback: the grade stands
+        return None
+    if w.proc.sentinel in ready or not w.proc.is_alive():
+        w.waiting_feedback = None
+        return _finish(w, Row(*w.job[:2], KERNEL_DIED))
+    if time.monotonic() - w.started > timeout:
+        return _finish(w, Row(*w.job[:2], TIMED_OUT))
+    return None
+
+
 # ------------------------------------------------------------------------------ the class run
 
 def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, *,
@@ -271,7 +358,6 @@ def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, 
                 db_url: str | None = None, max_output_mb: float = 5.0, say=print,
                 progress: bool = True) -> list[Row]:
     """Grade every student folder in `submitted` for `assignments`; write `out/grades.csv`."""
-    from tqdm.auto import tqdm
 
     root, submitted, out = Path(root).resolve(), Path(submitted).resolve(), Path(out).resolve()
     db_url = db_url or load_config(root).CourseDirectory.get("db_url") or \
@@ -280,7 +366,7 @@ def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, 
     todo = []
     grade_ids = {}
     everyone = collect.students(submitted)
-    # workers start first: they import nbgrader and generate while this process collects
+    # workers start first: they import nbgrader and torch while this process generates
     max_output = int(max_output_mb * 2**20)
     workers = [Worker(root, assignments, memory_gb, max_output)
                for _ in range(max(1, min(jobs, len(everyone) * len(assignments))))]
@@ -297,60 +383,21 @@ def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, 
                 todo.append((sub, (student, a, sub.notebook)))
     say(f"grading {len(todo)} notebook(s) of {len(everyone)} student(s) "
         f"with {len(workers)} worker(s); {len(rows)} could not be graded as submitted")
-    _register(root, assignments, db_url)
-    pending = list(todo)
-    flags = {(s.student, s.assignment): s.flags for s, _ in todo}
-    bar = tqdm(total=len(todo), unit="nb", disable=not progress, desc="grading")
+    scratch = Path(tempfile.mkdtemp(prefix="cnncourse-template-"))
     try:
-        while pending or any(w.job for w in workers):
-            for w in workers:
-                if w.job is None and pending:
-                    w.give(pending.pop(0)[1])
-            busy = [w for w in workers if w.job]
-            ready = wait([w.conn for w in busy] + [w.proc.sentinel for w in busy], timeout=1.0)
-            for i, w in enumerate(workers):
-                if not w.job:
-                    continue
-                student, a, _ = w.job
-                took = time.monotonic() - w.started
-                row = None
-                if w.conn in ready:
-                    try:
-                        reply = w.conn.recv()
-                        status, cells = _verdict(reply)
-                        cells, disagree = reconcile(cells, reply.get("verdict") or {})
-                        row = Row(student, a, status, cells=cells, notebook=reply["notebook"])
-                        if disagree:
-                            row.flags.append("verification refutes the in-kernel tests of "
-                                             + ", ".join(disagree) + ": their points set to 0")
-                        if reply.get("cut"):
-                            row.flags.append(f"{reply['cut'] / 2**20:.1f} MB of output over the "
-                                             f"{max_output_mb:g} MB limit cut from the notebook")
-                        if reply.get("strays"):
-                            row.flags.append(f"left {reply['strays']} process(es) running "
-                                             "after the notebook ended: killed")
-                    except (EOFError, OSError):
-                        row = Row(student, a, KERNEL_DIED)
-                elif w.proc.sentinel in ready or not w.proc.is_alive():
-                    row = Row(student, a, KERNEL_DIED)
-                elif took > timeout:
-                    row = Row(student, a, TIMED_OUT)
-                if row is None:
-                    continue
-                row.seconds, row.flags = took, flags[(student, a)] + row.flags
-                if row.status == GRADED:
-                    row.score = sum(s for s, _ in row.cells.values())
-                    row.max_score = sum(m for _, m in row.cells.values())
-                rows.append(row)
-                bar.update(1)
-                w.job = None
-                if row.status != GRADED and (not w.proc.is_alive() or row.status == TIMED_OUT):
-                    w.kill()
-                    workers[i] = Worker(root, assignments, memory_gb, max_output)
+        template = _template(root, assignments, scratch)
+        for w in workers:
+            w.conn.send(str(template))
+        if db_url.startswith("sqlite:///") and not Path(db_url[len("sqlite:///"):]).exists():
+            # a new course gradebook: the template's is what generate_assignment would write
+            shutil.copy2(template / "gradebook.db", db_url[len("sqlite:///"):])
+        _register(root, assignments, db_url)
+        _grade(rows, todo, workers, root, assignments, memory_gb, max_output, max_output_mb,
+               template, timeout, progress)
     finally:
-        bar.close()
         for w in workers:
             w.close()
+        shutil.rmtree(scratch, ignore_errors=True)
     rows.sort(key=lambda r: (r.student, r.assignment))
     _record(rows, db_url)
     _write_feedback(root, rows, out / "feedback")
@@ -359,6 +406,39 @@ def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, 
 
     (out / "report.html").write_text(report_html(rows))
     return rows
+
+
+def _grade(rows, todo, workers, root, assignments, memory_gb, max_output, max_output_mb,
+           template, timeout, progress) -> None:
+    """Hand the notebooks to the workers and collect a row for each."""
+    from tqdm.auto import tqdm
+
+    pending = list(todo)
+    flags = {(s.student, s.assignment): s.flags for s, _ in todo}
+    bar = tqdm(total=len(todo), unit="nb", disable=not progress, desc="grading")
+    try:
+        while pending or any(w.job or w.waiting_feedback for w in workers):
+            for w in workers:
+                if w.job is None and pending:
+                    w.give(pending.pop(0)[1])
+            busy = [w for w in workers if w.job or w.waiting_feedback]
+            ready = wait([w.conn for w in busy] + [w.proc.sentinel for w in busy], timeout=1.0)
+            for i, w in enumerate(workers):
+                row = _collect_from(w, ready, timeout, max_output_mb)
+                if row is None:
+                    continue
+                student, a = row.student, row.assignment
+                row.flags = flags[(student, a)] + row.flags
+                if row.status == GRADED:
+                    row.score = sum(sc for sc, _ in row.cells.values())
+                    row.max_score = sum(m for _, m in row.cells.values())
+                rows.append(row)
+                bar.update(1)
+                if row.status != GRADED and (not w.proc.is_alive() or row.status == TIMED_OUT):
+                    w.kill()
+                    workers[i] = Worker(root, assignments, memory_gb, max_output, template)
+    finally:
+        bar.close()
 
 
 def _write_feedback(root: Path, rows: list[Row], where: Path) -> None:
@@ -376,6 +456,11 @@ def _write_feedback(root: Path, rows: list[Row], where: Path) -> None:
         source, release = cache[a]
         target = where / row.student / f"{a}.html"
         target.parent.mkdir(parents=True, exist_ok=True)
+        if row.feedback:  # rendered by the worker
+            target.write_text(row.feedback)
+            continue
+        if any(f.startswith("no feedback") for f in row.flags):
+            continue
         try:
             graded = nbformat.reads(row.notebook, as_version=4)
             page = feedback_html(graded, source, release, f"{a}: {row.student}", row.cells)

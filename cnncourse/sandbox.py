@@ -65,6 +65,14 @@ def main(workdir: str) -> int:
             (out / f"cell{i}.json").write_text(json.dumps({"error": type(error).__name__}))
         finally:
             signal.alarm(0)
+    for i, code in enumerate(spec.get("helpers", [])):  # the grader's adapters, defined last
+        signal.alarm(spec.get("cell_s", 30))
+        try:
+            exec(compile(code, f"<probe helper {i}>", "exec"), namespace)
+        except BaseException:  # noqa: BLE001 - then the calls that need it fail
+            pass
+        finally:
+            signal.alarm(0)
     for k, (name, args, kwargs) in enumerate(spec["calls"]):
         note = {}
         signal.alarm(spec.get("call_s", 30))

@@ -42,11 +42,16 @@ class Probe:
 
     `cases(rng)` gives ``[(args, kwargs), ...]``; `judge(args, kwargs, got)` says whether `got`
     is right, where `got` is the list of returned arrays, or an exception's class name (str).
+    Where the answer returns no arrays (dicts, modules), `helper` is code run after the answer
+    cells that defines `call`, a function turning the answer's result into arrays; the cases
+    then call `call` instead of `function`.
     """
 
     function: str
     cases: Callable[[np.random.Generator], list[tuple[tuple, dict]]]
     judge: Callable[[tuple, dict, object], bool]
+    call: str = ""
+    helper: str = ""
 
 
 def same_as(oracle: Callable, *, rtol: float = 1e-6, atol: float = 1e-8,
@@ -113,7 +118,7 @@ class Sandbox:
         self.proc = None
         self.buffer = b""
 
-    def _start(self) -> None:
+    def start(self) -> None:
         self.close()
         self.home = tempfile.mkdtemp(prefix="cnncourse-sandbox-")
         self.proc = subprocess.Popen([sys.executable, "-m", "cnncourse.sandbox", "--serve"],
@@ -151,18 +156,18 @@ class Sandbox:
         import time
 
         if self.proc is None or self.proc.poll() is not None:
-            self._start()
+            self.start()
         token = secrets.token_hex(8)
         try:
             self.proc.stdin.write(f"{token} {work}\n".encode())
             self.proc.stdin.flush()
         except OSError:
-            self._start()
+            self.start()
             return False
         start = time.monotonic()
         pid = self._await(token, "pid", start + 60)  # the first request waits for the imports
         if pid is None or not pid.isdigit():
-            self._start()
+            self.start()
             return False
         if self._await(token, "done", start + timeout) is None:
             try:
@@ -170,7 +175,7 @@ class Sandbox:
             except (ProcessLookupError, PermissionError):
                 pass
             if self._await(token, "done", time.monotonic() + 10) is None:
-                self._start()
+                self.start()
         return True
 
     def close(self) -> None:
@@ -209,11 +214,12 @@ def verify(submission, release, probes: list[Probe], *, seed: int = 0, timeout: 
     calls, owner = [], []
     for probe in probes:
         for args, kwargs in probe.cases(rng):
-            calls.append((probe.function, args, kwargs))
+            calls.append((probe.call or probe.function, args, kwargs))
             owner.append(probe)
     with tempfile.TemporaryDirectory(prefix="cnncourse-verify-") as tmp:
         work = Path(tmp)
-        spec = {"cells": answer_code(submission, release), "calls": calls,
+        helpers = list(dict.fromkeys(p.helper for p in probes if p.helper))
+        spec = {"cells": answer_code(submission, release), "helpers": helpers, "calls": calls,
                 "memory_gb": memory_gb, "cpu_s": int(timeout)}
         (work / "calls.pkl").write_bytes(pickle.dumps(spec))
         if sandbox is None or not sandbox.run(work, timeout):

@@ -315,3 +315,48 @@ def test_report_plots_each_assignment_and_lists_what_to_look_at(graded):
     text = _text(page)
     for who, why in [("dave", "not JSON"), ("hank", "timed out"), ("gina", "renamed")]:
         assert re.search(rf"{who}\s*00_toy\s*[^\n]*{why}", text), (who, why)
+
+
+def test_an_lms_zip_is_collected_with_nbgrader_and_graded(tmp_path, cli):
+    import zipfile
+
+    root = make_toy_course(tmp_path / "course")
+    assert cli("release", cwd=root).returncode == 0
+    release = read_notebook(root / "notebooks" / "00_toy" / "00_toy.ipynb")
+    right = {"double": RIGHT_DOUBLE, "halve": RIGHT_HALVE}
+    archive = tmp_path / "downloads.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("alice_00_toy.ipynb", nbformat.writes(with_answers(release, right)))
+        z.writestr("bob_00_toy.ipynb",
+                   nbformat.writes(with_answers(release, {**right, "halve": WRONG_HALVE})))
+        z.writestr("readme.txt", "not a notebook")
+    result = cli("grade", "00_toy", "--zip", str(archive), "--jobs", "1", "--no-progress",
+                 cwd=root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "collected" in result.stdout and "2 notebook(s)" in result.stdout
+    rows = {r["student"]: r for r in csv.DictReader((root / "grades" / "grades.csv").open())}
+    assert {s: (r["status"], r["score"]) for s, r in rows.items()} == {
+        "alice": ("graded", "4"), "bob": ("graded", "3")}
+
+
+def test_a_zip_that_is_not_one_says_so(tmp_path, cli):
+    root = make_toy_course(tmp_path / "course")
+    (tmp_path / "broken.zip").write_text("no zip")
+    result = cli("grade", "00_toy", "--zip", str(tmp_path / "broken.zip"), cwd=root)
+    assert result.returncode != 0
+    assert "is not a zip archive" in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_new_gradebooks_get_the_revision_the_alembic_command_gives():
+    import subprocess
+
+    from nbgrader.dbutil import _temp_alembic_ini
+
+    from cnncourse.course import alembic_head, ensure_bin_on_path
+
+    ensure_bin_on_path()
+    with _temp_alembic_ini("sqlite:////tmp/gradebook.db") as ini:
+        heads = subprocess.run(["alembic", "-c", ini, "heads"], capture_output=True, text=True,
+                               check=True).stdout
+    assert alembic_head() == heads.split()[0]

@@ -156,3 +156,22 @@ def test_reconcile_only_lowers_full_marks_that_verification_refutes():
     assert out["test_f_hidden"] == (0.0, 3.0) and out["test_f"] == (0.0, 1.0)
     assert out["test_g"] == (1.0, 1.0) and out["test_g_hidden"] == (0.0, 2.0)  # as nbgrader said
     assert out["test_h_hidden"] == (2.0, 2.0)
+
+
+@pytest.mark.parametrize("assignment", _params())
+def test_verification_refutes_most_catalogued_mistakes(assignment, sandbox):
+    """Sharp, not only fair: most mistakes in a verified function fail verification too (some
+    only break what the probes do not call, such as a message or a printed table)."""
+    release, probes = _release(assignment), load_probes(ROOT, assignment)
+    reference = reference_answers(source_notebook(ROOT, assignment))
+    probed = {p.function for p in probes}
+    mistakes = [v for v in variants(assignment, "MISTAKES") if v.cell in probed]
+    refuted = []
+    for group in pack(mistakes, cells_of(source_notebook(ROOT, assignment))):
+        nb = with_answers(release, {**reference, **{v.cell: v.code for v in group}})
+        verdict = verify(nb, release, probes, sandbox=sandbox)
+        refuted += [v.name for v in group if not verdict[v.cell]]
+    assert mistakes, "no catalogued mistake in a verified function"
+    assert len(refuted) >= 0.6 * len(mistakes), (
+        f"verification refutes only {len(refuted)} of {len(mistakes)} mistakes: "
+        f"{sorted({v.name for v in mistakes} - set(refuted))} pass it")
