@@ -117,6 +117,9 @@ def generate(root: Path, assignment: str, into: Path) -> Path:
     return notebook
 
 
+SHARED_FILES = ("GLOSSARY.md",)
+
+
 def release(root: Path, assignments: list[str], say=print) -> list[Path]:
     """Release `assignments` into root/notebooks, refusing any whose release leaks an answer."""
     written = []
@@ -144,4 +147,8 @@ def release(root: Path, assignments: list[str], say=print) -> list[Path]:
             shutil.copytree(staged / name, target)
             say(f"  wrote {rel_path} (outputs stripped, no answer text found)")
             written.append(target / f"{name}.ipynb")
+    for extra in SHARED_FILES:  # course-wide pages the notebooks link to (../GLOSSARY.md)
+        if (root / "solutions" / extra).is_file():
+            shutil.copy2(root / "solutions" / extra, root / "notebooks" / extra)
+            say(f"  wrote notebooks/{extra}")
     return written

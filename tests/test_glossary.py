@@ -1,0 +1,54 @@
+"""The bilingual glossary: linked from every notebook, released beside them, and complete."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from harness import ROOT, assignments
+
+from cnncourse.notebooks import read_notebook
+
+# the terms issue #7 names, as (English, Chinese)
+REQUIRED = [("kernel", "卷积核"), ("feature map", "特征图"), ("receptive field", "感受野"),
+            ("stride", "步幅"), ("padding", "填充"), ("pooling", "池化"),
+            ("weight sharing", "权值共享"), ("fully connected layer", "全连接层"),
+            ("upsampling", "上采样"), ("downsampling", "下采样")]
+
+
+def _rows(text: str) -> list[list[str]]:
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")]
+            for line in text.splitlines() if line.startswith("|")]
+    return [r for r in rows[2:] if len(r) >= 4]  # past the header and its rule
+
+
+def test_the_released_glossary_is_the_instructors_one():
+    assert (ROOT / "notebooks" / "GLOSSARY.md").read_text() == \
+        (ROOT / "solutions" / "GLOSSARY.md").read_text(), "run `make release`"
+
+
+@pytest.mark.parametrize("folder", ["solutions", "notebooks"])
+@pytest.mark.parametrize("assignment", assignments())
+def test_every_notebook_links_the_glossary_at_the_top(folder, assignment):
+    nb = read_notebook(ROOT / folder / assignment / f"{assignment}.ipynb")
+    first = next(c for c in nb.cells if c.cell_type == "markdown")
+    links = re.findall(r"\]\(([^)]*GLOSSARY\.md)\)", first.source)
+    assert links, f"{assignment}: the first markdown cell does not link the glossary"
+    assert (ROOT / folder / assignment / links[0]).resolve().is_file(), links[0]
+
+
+def test_the_glossary_names_every_required_term_in_both_languages():
+    rows = _rows((ROOT / "solutions" / "GLOSSARY.md").read_text())
+    for english, chinese in REQUIRED:
+        assert any(english in r[0].lower() and chinese in r[1] for r in rows), (english, chinese)
+
+
+def test_every_glossary_row_has_both_languages_and_a_notebook():
+    rows = _rows((ROOT / "solutions" / "GLOSSARY.md").read_text())
+    assert len(rows) >= 30
+    numbers = {a[:2] for a in assignments()}
+    for english, chinese, meaning, first in (r[:4] for r in rows):
+        assert re.search(r"[A-Za-z]", english), english
+        assert re.search(r"[\u4e00-\u9fff]", chinese), f"{english}: no Chinese term"
+        assert meaning, f"{english}: no explanation"
+        assert first in numbers, f"{english}: first met in {first!r}, not a notebook"
