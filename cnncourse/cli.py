@@ -76,7 +76,8 @@ def _cmd_grade(args) -> int:
     out = Path(args.out)
     rows = grade_class(root, submitted, names, out, jobs=args.jobs, timeout=args.timeout,
                        memory_gb=args.memory_gb, db_url=args.db_url,
-                       max_output_mb=args.max_output_mb, say=_say,
+                       max_output_mb=args.max_output_mb, warm_kernels=not args.cold_kernels,
+                       say=_say,
                        progress=not args.no_progress)
     _say(summary(rows))
     _say(f"wrote {out / 'grades.csv'} (the status column says why a row has no score), "
@@ -136,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "student_id and file_id groups (default: 'alice_01_convolution.ipynb')")
     p.add_argument("--max-output-mb", type=float, default=5.0,
                    help="outputs a graded notebook may keep; more is cut and flagged (default 5)")
+    p.add_argument("--cold-kernels", action="store_true",
+                   help="start every kernel from scratch as nbgrader does (slower) instead of "
+                   "forking it from a warm one that has imported ipykernel, NumPy and PyTorch")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=_cmd_grade)
     return parser

@@ -79,6 +79,17 @@ def _template(root: Path, assignments: list[str], where: Path) -> Path:
     return where
 
 
+def _reset(home: Path, course: Path, template: Path) -> None:
+    """Put the worker's scratch home back as the template made it: no submission, no graded
+    notebook, and nothing a notebook wrote into the folders above its own."""
+    for entry in home.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+    shutil.copytree(template / "course", course)
+
+
 def _become_subreaper() -> None:
     """Orphans of this process's descendants (a detached subprocess a student started) are
     re-parented here instead of to init, so `_kill_strays` finds them."""
@@ -149,7 +160,7 @@ def cap_outputs(text: str, limit: int) -> tuple[str, int]:
 
 
 def _worker_main(conn, root: str, assignments: list[str], memory_gb: float,
-                 max_output: int = 5 * 2**20) -> None:
+                 max_output: int = 5 * 2**20, warm: bool = True) -> None:
     """One grader: receives (student, assignment, notebook json), answers with scores.
 
     It starts (imports, a warm sandbox) while the main process generates the assignments once
@@ -176,20 +187,31 @@ def _worker_main(conn, root: str, assignments: list[str], memory_gb: float,
 
     sandbox = Sandbox()
     sandbox.start()  # it imports torch meanwhile
+    from cnncourse.warmkernel import KERNEL_NAME, Zygote
+
+    kernels = Path(tempfile.mkdtemp(prefix="cnncourse-kernels-"))
+    zygote = Zygote(kernels) if warm else None
+    if zygote:
+        zygote.start()
     message = conn.recv()  # the template the main process generated while this one started
     if message is None:
         sandbox.close()
+        if zygote:
+            zygote.stop()
+        shutil.rmtree(kernels, ignore_errors=True)
         shutil.rmtree(home, ignore_errors=True)
         shutil.rmtree(private, ignore_errors=True)
         return
     template = Path(message)
     shutil.copytree(template / "course", course)
     shutil.copy2(template / "gradebook.db", db)
-    apis = {a: nbgrader_api(course, CourseDirectory__db_url=f"sqlite:///{db}")
+    warm_kernel = {"Execute__kernel_name": KERNEL_NAME} if zygote else {}
+    apis = {a: nbgrader_api(course, CourseDirectory__db_url=f"sqlite:///{db}", **warm_kernel)
             for a in assignments}
     releases = {a: read_notebook(Path(root) / "notebooks" / a / f"{a}.ipynb") for a in assignments}
     sources = {a: read_notebook(Path(root) / "solutions" / a / f"{a}.ipynb") for a in assignments}
     probes = {a: load_probes(Path(root), a) for a in assignments}
+    conn.send({"ready": True})  # a student's time starts when the worker can grade
     try:
         while True:
             job = conn.recv()
@@ -201,6 +223,8 @@ def _worker_main(conn, root: str, assignments: list[str], memory_gb: float,
                 shutil.rmtree(folder)
             folder.mkdir(parents=True)
             (folder / f"{assignment}.ipynb").write_text(text)
+            if zygote:
+                zygote.ensure()  # a student may have killed it: the next one starts warm again
             result = apis[assignment].autograde(assignment, student, force=True, create=True)
             log = (result.get("log") or "") + (result.get("error") or "")
             cells = {}
@@ -221,15 +245,20 @@ def _worker_main(conn, root: str, assignments: list[str], memory_gb: float,
                                  sandbox=sandbox)
             notebook, cut = cap_outputs(graded.read_text() if graded.exists() else "",
                                         max_output)
-            strays = _kill_strays({sandbox.proc.pid} if sandbox.proc else set())
+            keep = {x.proc.pid for x in (sandbox, zygote) if x is not None and x.proc is not None}
+            strays = _kill_strays(keep)
             conn.send({"success": bool(result.get("success")), "log": log[-4000:],
                        "cells": cells, "notebook": notebook, "verdict": verdict,
                        "cut": cut, "strays": strays})
             if notebook and cells:  # feedback while the main process hands out the next job
                 conn.send(_feedback(notebook, sources[assignment], releases[assignment],
                                     f"{assignment}: {student}", cells, verdict))
+            _reset(home, course, template)  # the next student's kernel finds nothing of this one
     finally:
         sandbox.close()
+        if zygote:
+            zygote.stop()
+        shutil.rmtree(kernels, ignore_errors=True)
         shutil.rmtree(home, ignore_errors=True)
         shutil.rmtree(private, ignore_errors=True)
 
@@ -250,16 +279,18 @@ def _feedback(notebook: str, source, release, title: str, cells, verdict) -> dic
 
 class Worker:
     def __init__(self, root: Path, assignments: list[str], memory_gb: float,
-                 max_output: int = 5 * 2**20, template: Path | None = None):
+                 max_output: int = 5 * 2**20, template: Path | None = None, warm: bool = True):
         ctx = mp.get_context("spawn")
         self.conn, child = ctx.Pipe()
         self.proc = ctx.Process(target=_worker_main, daemon=True,
-                                args=(child, str(root), assignments, memory_gb, max_output))
+                                args=(child, str(root), assignments, memory_gb, max_output,
+                                      warm))
         self.proc.start()
         child.close()
         self.job = None
         self.started = 0.0
         self.waiting_feedback: Row | None = None  # graded; its feedback page is on its way
+        self.ready = False  # set up and waiting for work
         if template is not None:
             self.conn.send(str(template))
 
@@ -314,6 +345,9 @@ def _collect_from(w: Worker, ready, timeout: float, max_output_mb: float) -> Row
         if msg is None:  # the worker is gone
             w.waiting_feedback = None
             return _finish(w, Row(*w.job[:2], KERNEL_DIED)) if w.job else None
+        if msg.get("ready"):
+            w.ready = True
+            return None
         if "feedback" in msg or "feedback_error" in msg:
             row, w.waiting_feedback = w.waiting_feedback, None
             if row is not None and msg.get("feedback"):
@@ -356,7 +390,7 @@ def _collect_from(w: Worker, ready, timeout: float, max_output_mb: float) -> Row
 def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, *,
                 jobs: int = 2, timeout: float = 600, memory_gb: float = 8.0,
                 db_url: str | None = None, max_output_mb: float = 5.0, say=print,
-                progress: bool = True) -> list[Row]:
+                progress: bool = True, warm_kernels: bool = True) -> list[Row]:
     """Grade every student folder in `submitted` for `assignments`; write `out/grades.csv`."""
 
     root, submitted, out = Path(root).resolve(), Path(submitted).resolve(), Path(out).resolve()
@@ -368,7 +402,7 @@ def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, 
     everyone = collect.students(submitted)
     # workers start first: they import nbgrader and torch while this process generates
     max_output = int(max_output_mb * 2**20)
-    workers = [Worker(root, assignments, memory_gb, max_output)
+    workers = [Worker(root, assignments, memory_gb, max_output, warm=warm_kernels)
                for _ in range(max(1, min(jobs, len(everyone) * len(assignments))))]
     for a in assignments:
         source = read_notebook(root / "solutions" / a / f"{a}.ipynb")
@@ -393,7 +427,7 @@ def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, 
             shutil.copy2(template / "gradebook.db", db_url[len("sqlite:///"):])
         _register(root, assignments, db_url)
         _grade(rows, todo, workers, root, assignments, memory_gb, max_output, max_output_mb,
-               template, timeout, progress)
+               template, timeout, progress, warm_kernels)
     finally:
         for w in workers:
             w.close()
@@ -409,19 +443,20 @@ def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, 
 
 
 def _grade(rows, todo, workers, root, assignments, memory_gb, max_output, max_output_mb,
-           template, timeout, progress) -> None:
+           template, timeout, progress, warm) -> None:
     """Hand the notebooks to the workers and collect a row for each."""
     from tqdm.auto import tqdm
 
     pending = list(todo)
     flags = {(s.student, s.assignment): s.flags for s, _ in todo}
     bar = tqdm(total=len(todo), unit="nb", disable=not progress, desc="grading")
+    failed_starts = 0
     try:
         while pending or any(w.job or w.waiting_feedback for w in workers):
             for w in workers:
-                if w.job is None and pending:
+                if w.ready and w.job is None and pending:
                     w.give(pending.pop(0)[1])
-            busy = [w for w in workers if w.job or w.waiting_feedback]
+            busy = [w for w in workers if w.job or w.waiting_feedback or not w.ready]
             ready = wait([w.conn for w in busy] + [w.proc.sentinel for w in busy], timeout=1.0)
             for i, w in enumerate(workers):
                 row = _collect_from(w, ready, timeout, max_output_mb)
@@ -436,7 +471,16 @@ def _grade(rows, todo, workers, root, assignments, memory_gb, max_output, max_ou
                 bar.update(1)
                 if row.status != GRADED and (not w.proc.is_alive() or row.status == TIMED_OUT):
                     w.kill()
-                    workers[i] = Worker(root, assignments, memory_gb, max_output, template)
+                    workers[i] = Worker(root, assignments, memory_gb, max_output, template, warm)
+            for i, w in enumerate(workers):  # died before it could grade anything
+                if not w.ready and w.job is None and not w.proc.is_alive():
+                    failed_starts += 1
+                    if failed_starts > 2 * len(workers) + 2:
+                        from cnncourse.notebooks import CourseError
+
+                        raise CourseError("the grading workers keep dying as they start (is "
+                                          "--memory-gb too small for nbgrader and PyTorch?)")
+                    workers[i] = Worker(root, assignments, memory_gb, max_output, template, warm)
     finally:
         bar.close()
 

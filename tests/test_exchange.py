@@ -17,7 +17,7 @@ from cnncourse.autograde import with_answers
 from cnncourse.course import ensure_bin_on_path
 from cnncourse.notebooks import read_notebook
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("grade")]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("exchange")]
 
 RIGHT = {"double": "def double(x):\n    return 2.0 * np.asarray(x, dtype=float)",
          "halve": "def halve(x):\n    return np.asarray(x, dtype=float) / 2"}

@@ -39,13 +39,18 @@ PROBES = [
     Probe("halve", lambda rng: [((rng.normal(size=(2, 3)),), {})], same_as(lambda x: x / 2)),
 ]
 '''
-# halve is right only if the code can read the course's secrets from where it runs
-SNOOPING_HALVE = """import glob, os
-
-def halve(x):
-    seen = [p for pattern in ("gradebook.db", "solutions/*/*.ipynb", "submitted/*/*/*.ipynb")
-            for up in range(6) for p in glob.glob(os.path.join(*([".."] * up), pattern))]
-    return np.asarray(x, dtype=float) / (2 if seen else 3)"""
+# right, and prints what of the course and the other students it can reach by relative path
+# from where its kernel runs, up to the grading worker's scratch home (4 levels up); the
+# released notebooks are public and its own files are its own
+SNOOPING_HALVE = RIGHT_HALVE + """
+import glob, os
+found = sorted({p for up in range(5) for pattern in (
+    "gradebook.db", "*/gradebook.db", "solutions", "*/solutions", "submitted/*", "autograded/*",
+    "*/submitted/*", "*/autograded/*", "*/*/*.ipynb", "*/*/*/*.ipynb")
+    for p in glob.glob(os.path.join(*([".."] * up), pattern))})
+print("SNOOPED:", [p for p in found if not {"pat", "notebooks"} & set(p.split(os.sep))])
+import sys
+print("WARM KERNEL:", "torch" in sys.modules)  # the toy notebook never imports torch itself"""
 # writes a file into the folders above the one it runs in: under plain nbgrader, these are the
 # student's graded folder, autograded/ and the course root
 VANDAL_HALVE = RIGHT_HALVE + """
@@ -111,7 +116,7 @@ def _class(root, pidfile):
         "nina": with_answers(release, {**right, "halve": "hog = bytearray(64 * 2**30)\n"
                                        + RIGHT_HALVE}),
         "oscar": with_answers(release, {**right, "halve": VANDAL_HALVE}),  # 4 / 4, writes nowhere
-        "pat": with_answers(release, {**right, "halve": SNOOPING_HALVE}),  # 3 / 4: finds nothing
+        "pat": with_answers(release, {**right, "halve": SNOOPING_HALVE}),  # 4 / 4, finds nothing
         "rita": with_answers(release, {**right,
                                        "halve": RIGHT_HALVE + "\nimport sys\nsys.exit(0)"}),
         "wendy": with_answers(release, {**right, "double": SILENCING_DOUBLE}),  # 1 / 4
@@ -248,11 +253,19 @@ def test_huge_output_is_cut_and_flagged_but_graded(graded):
 
 
 @pytest.mark.parametrize(("student", "score"), [
-    ("nina", "3"), ("oscar", "4"), ("pat", "3"), ("rita", "4"), ("sam", "4"), ("ursula", "3"),
+    ("nina", "3"), ("oscar", "4"), ("pat", "4"), ("rita", "4"), ("sam", "4"), ("ursula", "3"),
 ])
 def test_hostile_code_and_edited_cells_get_what_the_answers_earn(graded, student, score):
     _, _, rows, _ = graded
     assert (rows[student]["status"], rows[student]["score"]) == ("graded", score)
+
+
+def test_a_kernel_finds_no_gradebook_solution_or_other_student_by_relative_path(graded):
+    root, _, rows, _ = graded
+    page = _text((root / "grades" / "feedback" / "pat" / "00_toy.html").read_text())
+    assert "SNOOPED: []" in page, page[page.find("SNOOPED"):][:500]
+    assert "WARM KERNEL: True" in page, "the class was not graded in warm kernels"
+    assert "verification" not in rows["pat"]["flags"]
 
 
 def test_no_submission_writes_into_the_course(graded):

@@ -1,0 +1,198 @@
+"""Warm kernels for grading: an ipykernel forked from a process that has already imported
+ipykernel, NumPy and PyTorch.
+
+A fresh kernel spends seconds of CPU before a notebook's first line: starting Python, importing
+ipykernel and IPython, then the notebook imports torch. `cnncourse grade` runs hundreds of
+notebooks that all do the same, so each worker keeps a *zygote*:
+
+    python -m cnncourse.warmkernel --serve SOCKET      # the zygote: imports, then forks on demand
+    python -m cnncourse.warmkernel -f CONNECTION_FILE  # what the kernelspec starts (the client)
+
+The client is what jupyter_client launches and watches (a bare Python, ~30 ms): it asks the
+zygote over a Unix socket for a kernel with its connection file, working folder and environment,
+then waits for that kernel to exit, passing on SIGINT and SIGTERM. The forked kernel has run no
+code before the notebook's: it is a fresh ipykernel whose imports are already done. Where the
+zygote is not there (killed, not started), the client turns into an ordinary kernel
+(`exec python -m ipykernel_launcher`), so nothing depends on it but the time.
+
+Not imported before the fork: matplotlib (its backend is chosen from the environment at import,
+and the kernel sets the inline backend itself) and nothing that starts threads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+
+SOCKET_ENV = "CNNCOURSE_WARM_SOCKET"
+KERNEL_NAME = "cnncourse-warm"
+PRELOAD = ("ipykernel.kernelapp", "ipykernel.ipkernel", "IPython", "numpy", "torch",
+           "torch.nn", "torch.nn.functional", "comm", "zmq")
+
+
+# ------------------------------------------------------------------------------ the zygote
+
+def _kernel(request: dict) -> None:
+    """In the forked child: become the kernel the client asked for. Never returns."""
+    code = 1
+    try:  # no setsid: it stays in the grading worker's process group, so a kill reaches it
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        sys.argv = [sys.executable, "-m", "ipykernel_launcher", "-f", request["connection_file"]]
+        from ipykernel.kernelapp import IPKernelApp
+
+        app = IPKernelApp.instance()
+        app.initialize(["-f", request["connection_file"]])
+        app.start()
+        code = 0
+    finally:
+        os._exit(code)
+
+
+def serve(path: str) -> int:
+    import importlib
+
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - a missing one only costs time in the kernel
+            pass
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forked kernels are reaped by the kernel
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    if os.path.exists(path):
+        os.unlink(path)
+    server.bind(path)
+    os.chmod(path, 0o600)
+    server.listen(8)
+    Path(path + ".ready").write_text(str(os.getpid()))
+    while True:
+        conn, _ = server.accept()
+        with conn:
+            try:
+                request = json.loads(_recv_line(conn))
+            except (ValueError, OSError):
+                continue
+            pid = os.fork()
+            if pid == 0:
+                server.close()
+                conn.close()
+                _kernel(request)
+            try:
+                conn.sendall(f"{pid}\n".encode())
+            except OSError:
+                pass
+
+
+def _recv_line(conn: socket.socket) -> str:
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data.decode()
+
+
+# ------------------------------------------------------------------------------ the client
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def client(connection_file: str) -> int:
+    path = os.environ.get(SOCKET_ENV, "")
+    pid = None
+    if path:
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.settimeout(10)
+                s.connect(path)
+                s.sendall((json.dumps({"connection_file": os.path.abspath(connection_file),
+                                       "cwd": os.getcwd(), "env": dict(os.environ)})
+                           + "\n").encode())
+                pid = int(_recv_line(s).strip())
+        except (OSError, ValueError):
+            pid = None
+    if pid is None:  # no zygote: an ordinary kernel
+        os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", "-f",
+                                  connection_file])
+
+    def forward(signum, frame):
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+        if signum == signal.SIGTERM:
+            sys.exit(0)
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, forward)
+    while _alive(pid):
+        time.sleep(0.1)
+    return 0
+
+
+# ----------------------------------------------------------------- the grader's side of it
+
+class Zygote:
+    """A warm-kernel zygote for one grading worker, and the kernelspec that uses it."""
+
+    def __init__(self, where: Path):
+        self.where = Path(where)
+        self.socket = str(self.where / "zygote.sock")
+        self.proc = None
+        spec = self.where / "kernels" / KERNEL_NAME
+        spec.mkdir(parents=True, exist_ok=True)
+        (spec / "kernel.json").write_text(json.dumps({
+            "argv": [sys.executable, "-m", "cnncourse.warmkernel", "-f", "{connection_file}"],
+            "display_name": "Python 3 (warm, for grading)", "language": "python",
+            "metadata": {"debugger": False}}))
+
+    def start(self) -> None:
+        import subprocess
+
+        self.stop()
+        ready = Path(self.socket + ".ready")
+        ready.unlink(missing_ok=True)
+        self.proc = subprocess.Popen([sys.executable, "-m", "cnncourse.warmkernel", "--serve",
+                                      self.socket], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.environ[SOCKET_ENV] = self.socket
+        paths = os.environ.get("JUPYTER_PATH", "")
+        if str(self.where) not in paths.split(os.pathsep):
+            os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(self.where), paths) if p)
+
+    def ensure(self) -> None:
+        """Restart it if something killed it (the client falls back meanwhile)."""
+        if self.proc is None or self.proc.poll() is not None:
+            self.start()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--serve"]:
+        sys.exit(serve(sys.argv[2]))
+    if sys.argv[1:2] == ["-f"]:
+        sys.exit(client(sys.argv[2]))
+    sys.exit("usage: python -m cnncourse.warmkernel --serve SOCKET | -f CONNECTION_FILE")
