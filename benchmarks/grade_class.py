@@ -94,6 +94,9 @@ def main(argv=None) -> int:
     parser.add_argument("assignments", nargs="*", default=["01_convolution"])
     parser.add_argument("--students", type=int, default=12)
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--cold-jobs", type=int, nargs="*", default=[2],
+                        help="also grade with --cold-kernels at these --jobs (what warm "
+                        "kernels bring)")
     args = parser.parse_args(argv)
     ensure_bin_on_path()
     bindir = Path(sys.executable).parent
@@ -110,12 +113,14 @@ def main(argv=None) -> int:
         serial = sum(timed([str(bindir / "nbgrader"), "autograde", a], course)
                      for a in args.assignments)
         _line("nbgrader autograde (serial)", serial, runnable, serial, own)
-        for jobs in args.jobs:
-            course = fresh_course(Path(tmp) / f"jobs{jobs}", args.assignments)
+        runs = [(j, []) for j in args.jobs] + [(j, ["--cold-kernels"]) for j in args.cold_jobs]
+        for jobs, extra in runs:
+            course = fresh_course(Path(tmp) / f"jobs{jobs}{''.join(extra)}", args.assignments)
             build_class(course, args.assignments, args.students)
             took = timed([sys.executable, "-m", "cnncourse", "grade", *args.assignments,
-                          "--jobs", str(jobs), "--no-progress"], course)
-            _line(f"cnncourse grade --jobs {jobs}", took, runnable, serial, own, jobs)
+                          "--jobs", str(jobs), "--no-progress", *extra], course)
+            _line(f"cnncourse grade --jobs {jobs}{' cold' if extra else ''}", took, runnable,
+                  serial, own, jobs)
     return 0
 
 

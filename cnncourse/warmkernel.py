@@ -15,8 +15,9 @@ code before the notebook's: it is a fresh ipykernel whose imports are already do
 zygote is not there (killed, not started), the client turns into an ordinary kernel
 (`exec python -m ipykernel_launcher`), so nothing depends on it but the time.
 
-Not imported before the fork: matplotlib (its backend is chosen from the environment at import,
-and the kernel sets the inline backend itself) and nothing that starts threads.
+matplotlib is imported before the fork only where MPLBACKEND is unset, with the inline backend
+ipykernel would choose in the kernel anyway (matplotlib reads MPLBACKEND once, at import).
+Nothing that starts threads is imported before the fork.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from pathlib import Path
 
 SOCKET_ENV = "CNNCOURSE_WARM_SOCKET"
 KERNEL_NAME = "cnncourse-warm"
+INLINE = "module://matplotlib_inline.backend_inline"
 PRELOAD = ("ipykernel.kernelapp", "ipykernel.ipkernel", "IPython", "numpy", "torch",
            "torch.nn", "torch.nn.functional", "comm", "zmq")
 
@@ -42,8 +44,11 @@ def _kernel(request: dict) -> None:
     code = 1
     try:  # no setsid: it stays in the grading worker's process group, so a kill reaches it
         os.chdir(request["cwd"])
+        preloaded = os.environ.get("MPLBACKEND")
         os.environ.clear()
         os.environ.update(request["env"])
+        if preloaded and "MPLBACKEND" not in request["env"] and "matplotlib" in sys.modules:
+            os.environ["MPLBACKEND"] = preloaded  # as ipykernel sets it, matching the import
         devnull = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(devnull, fd)
@@ -64,7 +69,13 @@ def _kernel(request: dict) -> None:
 def serve(path: str) -> int:
     import importlib
 
-    for name in PRELOAD:
+    preload = list(PRELOAD)
+    if not os.environ.get("MPLBACKEND"):
+        # what ipykernel sets in every kernel where MPLBACKEND is unset (init_gui_pylab), set
+        # before matplotlib reads it at import; with MPLBACKEND set, matplotlib waits
+        os.environ["MPLBACKEND"] = INLINE
+        preload += ["matplotlib", "matplotlib.pyplot"]
+    for name in preload:
         try:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - a missing one only costs time in the kernel

@@ -47,9 +47,9 @@ def _text(cell) -> str:
 
 
 def test_a_warm_kernel_starts_with_torch_imported_and_no_state(zygote, tmp_path):
-    first = _run("import sys, os\nprint('torch' in sys.modules, os.getcwd())",
-                 "secret = 42", cwd=tmp_path)
-    assert _text(first.cells[0]).split() == ["True", str(tmp_path)]
+    first = _run("import sys, os\nprint('torch' in sys.modules, 'matplotlib.pyplot' in "
+                 "sys.modules, os.getcwd())", "secret = 42", cwd=tmp_path)
+    assert _text(first.cells[0]).split() == ["True", "True", str(tmp_path)]
     second = _run("print('secret' in globals())")
     assert _text(second.cells[0]).strip() == "False", "a kernel kept another kernel's state"
 
