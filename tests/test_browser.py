@@ -19,14 +19,12 @@ import os
 import re
 import secrets
 import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from harness import assignments
-from test_lab import _free_port, _get, _stop
+from test_lab import _free_port, serving
 
 from cnncourse.autograde import reference_answers, source_notebook, with_answers
 from cnncourse.notebooks import read_notebook, write_notebook
@@ -65,24 +63,8 @@ def lab(tmp_path_factory):
     (course / "exchange").mkdir()
     if os.geteuid() == 0:
         args.append("--allow-root")
-    proc = subprocess.Popen(args, cwd=course, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if _get(f"{base}/api/status?token={token}")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                out = proc.stdout.read() if proc.poll() is not None else "(still running)"
-                pytest.fail(f"JupyterLab did not come up on {base}:\n{out[-3000:]}")
-            time.sleep(0.5)
+    with serving(args, course, port, token, env) as base:
         yield base, token, course
-    finally:
-        _stop(proc)
 
 
 @pytest.fixture(scope="module")

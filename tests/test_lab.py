@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -37,9 +38,16 @@ def lab():
     port, token = _free_port(), secrets.token_hex(16)
     args = f"--no-browser --ServerApp.ip=127.0.0.1 --ServerApp.port={port} " \
            f"--IdentityProvider.token={token} --ServerApp.open_browser=False"
-    proc = subprocess.Popen(["make", "--no-print-directory", "lab", f"LAB_ARGS={args}"],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True, text=True)
+    with serving(["make", "--no-print-directory", "lab", f"LAB_ARGS={args}"], ROOT, port, token,
+                 dict(os.environ)) as base:
+        yield base, token
+
+
+@contextlib.contextmanager
+def serving(cmd: list[str], cwd: Path, port: int, token: str, env: dict):
+    """Run a JupyterLab command until it answers on `port` (its base url), then stop it."""
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -53,7 +61,7 @@ def lab():
                 out = proc.stdout.read() if proc.poll() is not None else "(still running)"
                 pytest.fail(f"JupyterLab did not come up on {base}:\n{out[-3000:]}")
             time.sleep(0.5)
-        yield base, token
+        yield base
     finally:
         _stop(proc)
 
