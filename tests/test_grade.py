@@ -166,7 +166,9 @@ def _class(root, pidfile):
     return root
 
 
-@pytest.fixture(scope="module")
+# session-wide: xdist may run another module's test between two of these, which would end a
+# module-scoped fixture and grade the class again
+@pytest.fixture(scope="session")
 def graded(tmp_path_factory, cli):
     root = make_toy_course(tmp_path_factory.mktemp("class"))
     assert cli("release", cwd=root).returncode == 0
