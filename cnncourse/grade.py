@@ -176,31 +176,42 @@ def _worker_main(conn, root: str, assignments: list[str], memory_gb: float,
     import warnings
 
     warnings.filterwarnings("ignore")
-    from nbgrader.api import Gradebook
-
     home = Path(tempfile.mkdtemp(prefix="cnncourse-grade-"))
     private = Path(tempfile.mkdtemp(prefix="cnncourse-gradebook-"))
     db = private / "gradebook.db"
     course = home / "course"
     os.chdir(home)  # nothing of the course tree is a relative path away from the kernels
-    from cnncourse.verify import Sandbox, load_probes, verify
+    from cnncourse.verify import Sandbox
 
     sandbox = Sandbox()
     sandbox.start()  # it imports torch meanwhile
-    from cnncourse.warmkernel import KERNEL_NAME, Zygote
+    from cnncourse.warmkernel import Zygote
 
     kernels = Path(tempfile.mkdtemp(prefix="cnncourse-kernels-"))
     zygote = Zygote(kernels) if warm else None
     if zygote:
         zygote.start()
-    message = conn.recv()  # the template the main process generated while this one started
-    if message is None:
+    try:
+        _serve_jobs(conn, root, assignments, home, course, db, sandbox, zygote, memory_gb,
+                    max_output)
+    finally:
         sandbox.close()
         if zygote:
             zygote.stop()
-        shutil.rmtree(kernels, ignore_errors=True)
-        shutil.rmtree(home, ignore_errors=True)
-        shutil.rmtree(private, ignore_errors=True)
+        for folder in (kernels, home, private):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _serve_jobs(conn, root, assignments, home, course, db, sandbox, zygote, memory_gb,
+                max_output) -> None:
+    """The worker's loop: set up from the template, say ready, grade until told to stop."""
+    from nbgrader.api import Gradebook
+
+    from cnncourse.verify import load_probes, verify
+    from cnncourse.warmkernel import KERNEL_NAME
+
+    message = conn.recv()  # the template the main process generated while this one started
+    if message is None:
         return
     template = Path(message)
     shutil.copytree(template / "course", course)
@@ -212,55 +223,47 @@ def _worker_main(conn, root: str, assignments: list[str], memory_gb: float,
     sources = {a: read_notebook(Path(root) / "solutions" / a / f"{a}.ipynb") for a in assignments}
     probes = {a: load_probes(Path(root), a) for a in assignments}
     conn.send({"ready": True})  # a student's time starts when the worker can grade
-    try:
-        while True:
-            job = conn.recv()
-            if job is None:
-                return
-            student, assignment, text = job
-            folder = course / "submitted" / student / assignment
-            if folder.exists():
-                shutil.rmtree(folder)
-            folder.mkdir(parents=True)
-            (folder / f"{assignment}.ipynb").write_text(text)
-            if zygote:
-                zygote.ensure()  # a student may have killed it: the next one starts warm again
-            result = apis[assignment].autograde(assignment, student, force=True, create=True)
-            log = (result.get("log") or "") + (result.get("error") or "")
-            cells = {}
-            with Gradebook(f"sqlite:///{db}") as gb:
-                try:
-                    sub = gb.find_submission_notebook(assignment, assignment, student)
-                    for g in sub.grades:
-                        if g.cell.cell_type == "code" and g.max_score:
-                            cells[g.name] = (float(g.auto_score or 0), float(g.max_score))
-                except Exception:
-                    cells = {}
-            graded = course / "autograded" / student / assignment / f"{assignment}.ipynb"
-            verdict = {}
-            if cells and probes[assignment]:  # outside the kernel nbgrader used: see verify.py
-                submission = nbformat.reads(text, as_version=4)
-                verdict = verify(submission, releases[assignment], probes[assignment],
-                                 memory_gb=min(memory_gb, 4.0) if memory_gb > 0 else 4.0,
-                                 sandbox=sandbox)
-            notebook, cut = cap_outputs(graded.read_text() if graded.exists() else "",
-                                        max_output)
-            keep = {x.proc.pid for x in (sandbox, zygote) if x is not None and x.proc is not None}
-            strays = _kill_strays(keep)
-            conn.send({"success": bool(result.get("success")), "log": log[-4000:],
-                       "cells": cells, "notebook": notebook, "verdict": verdict,
-                       "cut": cut, "strays": strays})
-            if notebook and cells:  # feedback while the main process hands out the next job
-                conn.send(_feedback(notebook, sources[assignment], releases[assignment],
-                                    f"{assignment}: {student}", cells, verdict))
-            _reset(home, course, template)  # the next student's kernel finds nothing of this one
-    finally:
-        sandbox.close()
+    while True:
+        job = conn.recv()
+        if job is None:
+            return
+        student, assignment, text = job
+        folder = course / "submitted" / student / assignment
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        (folder / f"{assignment}.ipynb").write_text(text)
         if zygote:
-            zygote.stop()
-        shutil.rmtree(kernels, ignore_errors=True)
-        shutil.rmtree(home, ignore_errors=True)
-        shutil.rmtree(private, ignore_errors=True)
+            zygote.ensure()  # a student may have killed it: the next one starts warm again
+        result = apis[assignment].autograde(assignment, student, force=True, create=True)
+        log = (result.get("log") or "") + (result.get("error") or "")
+        cells = {}
+        with Gradebook(f"sqlite:///{db}") as gb:
+            try:
+                sub = gb.find_submission_notebook(assignment, assignment, student)
+                for g in sub.grades:
+                    if g.cell.cell_type == "code" and g.max_score:
+                        cells[g.name] = (float(g.auto_score or 0), float(g.max_score))
+            except Exception:
+                cells = {}
+        graded = course / "autograded" / student / assignment / f"{assignment}.ipynb"
+        verdict = {}
+        if cells and probes[assignment]:  # outside the kernel nbgrader used: see verify.py
+            submission = nbformat.reads(text, as_version=4)
+            verdict = verify(submission, releases[assignment], probes[assignment],
+                             memory_gb=min(memory_gb, 4.0) if memory_gb > 0 else 4.0,
+                             sandbox=sandbox)
+        notebook, cut = cap_outputs(graded.read_text() if graded.exists() else "",
+                                    max_output)
+        keep = {x.proc.pid for x in (sandbox, zygote) if x is not None and x.proc is not None}
+        strays = _kill_strays(keep)
+        conn.send({"success": bool(result.get("success")), "log": log[-4000:],
+                   "cells": cells, "notebook": notebook, "verdict": verdict,
+                   "cut": cut, "strays": strays})
+        if notebook and cells:  # feedback while the main process hands out the next job
+            conn.send(_feedback(notebook, sources[assignment], releases[assignment],
+                                f"{assignment}: {student}", cells, verdict))
+        _reset(home, course, template)  # the next student's kernel finds nothing of this one
 
 
 def _feedback(notebook: str, source, release, title: str, cells, verdict) -> dict:

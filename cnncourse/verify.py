@@ -25,6 +25,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,8 +129,6 @@ class Sandbox:
         self.buffer = b""
 
     def _line(self, deadline: float) -> str | None:
-        import time
-
         while b"\n" not in self.buffer:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -153,8 +152,6 @@ class Sandbox:
 
     def run(self, work: Path, timeout: float) -> bool:
         """Run the request in `work`; False when the server could not take it."""
-        import time
-
         if self.proc is None or self.proc.poll() is not None:
             self.start()
         token = secrets.token_hex(8)
