@@ -77,8 +77,7 @@ def _cmd_grade(args) -> int:
     rows = grade_class(root, submitted, names, out, jobs=args.jobs, timeout=args.timeout,
                        memory_gb=args.memory_gb, db_url=args.db_url,
                        max_output_mb=args.max_output_mb, warm_kernels=not args.cold_kernels,
-                       say=_say,
-                       progress=not args.no_progress)
+                       jail=not args.no_jail, say=_say, progress=not args.no_progress)
     _say(summary(rows))
     _say(f"wrote {out / 'grades.csv'} (the status column says why a row has no score), "
          f"{out / 'feedback'}/<student>/<assignment>.html and {out / 'report.html'}; "
@@ -140,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cold-kernels", action="store_true",
                    help="start every kernel from scratch as nbgrader does (slower) instead of "
                    "forking it from a warm one that has imported ipykernel, NumPy and PyTorch")
+    p.add_argument("--no-jail", action="store_true",
+                   help="run student code as the grader's user even where it could be jailed "
+                   "(as root: a private view of the files and a user of its own per worker)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=_cmd_grade)
     return parser

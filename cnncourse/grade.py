@@ -160,11 +160,13 @@ def cap_outputs(text: str, limit: int) -> tuple[str, int]:
 
 
 def _worker_main(conn, root: str, assignments: list[str], memory_gb: float,
-                 max_output: int = 5 * 2**20, warm: bool = True) -> None:
+                 max_output: int = 5 * 2**20, warm: bool = True,
+                 jail_uid: int | None = None) -> None:
     """One grader: receives (student, assignment, notebook json), answers with scores.
 
     It starts (imports, a warm sandbox) while the main process generates the assignments once
-    into a template, then works in its own copy of that.
+    into a template, then works in its own copy of that. With `jail_uid`, every kernel and
+    sandbox run it starts is jailed as that user (`cnncourse.jail`).
     """
     os.setsid()  # its kernels join this process group, so a kill reaches them all
     _become_subreaper()
@@ -181,29 +183,37 @@ def _worker_main(conn, root: str, assignments: list[str], memory_gb: float,
     db = private / "gradebook.db"
     course = home / "course"
     os.chdir(home)  # nothing of the course tree is a relative path away from the kernels
+    kernels = Path(tempfile.mkdtemp(prefix="cnncourse-kernels-"))
+    if jail_uid is not None:  # read by what starts student code: the kernels, the sandbox
+        from cnncourse.jail import ENV
+
+        (kernels / "jail").mkdir()
+        os.environ[ENV] = f"{jail_uid}:{kernels / 'jail'}"
     from cnncourse.verify import Sandbox
 
     sandbox = Sandbox()
     sandbox.start()  # it imports torch meanwhile
     from cnncourse.warmkernel import Zygote
 
-    kernels = Path(tempfile.mkdtemp(prefix="cnncourse-kernels-"))
-    zygote = Zygote(kernels) if warm else None
-    if zygote:
+    zygote = Zygote(kernels)  # its kernelspec starts cold kernels where it is not started
+    if warm:
         zygote.start()
     try:
         _serve_jobs(conn, root, assignments, home, course, db, sandbox, zygote, memory_gb,
-                    max_output)
+                    max_output, warm, jail_uid)
     finally:
         sandbox.close()
-        if zygote:
-            zygote.stop()
+        zygote.stop()
+        if jail_uid is not None:
+            from cnncourse.jail import kill_all
+
+            kill_all(jail_uid)
         for folder in (kernels, home, private):
             shutil.rmtree(folder, ignore_errors=True)
 
 
 def _serve_jobs(conn, root, assignments, home, course, db, sandbox, zygote, memory_gb,
-                max_output) -> None:
+                max_output, warm, jail_uid) -> None:
     """The worker's loop: set up from the template, say ready, grade until told to stop."""
     from nbgrader.api import Gradebook
 
@@ -216,9 +226,8 @@ def _serve_jobs(conn, root, assignments, home, course, db, sandbox, zygote, memo
     template = Path(message)
     shutil.copytree(template / "course", course)
     shutil.copy2(template / "gradebook.db", db)
-    warm_kernel = {"Execute__kernel_name": KERNEL_NAME} if zygote else {}
-    apis = {a: nbgrader_api(course, CourseDirectory__db_url=f"sqlite:///{db}", **warm_kernel)
-            for a in assignments}
+    apis = {a: nbgrader_api(course, CourseDirectory__db_url=f"sqlite:///{db}",
+                            Execute__kernel_name=KERNEL_NAME) for a in assignments}
     releases = {a: read_notebook(Path(root) / "notebooks" / a / f"{a}.ipynb") for a in assignments}
     sources = {a: read_notebook(Path(root) / "solutions" / a / f"{a}.ipynb") for a in assignments}
     probes = {a: load_probes(Path(root), a) for a in assignments}
@@ -233,7 +242,7 @@ def _serve_jobs(conn, root, assignments, home, course, db, sandbox, zygote, memo
             shutil.rmtree(folder)
         folder.mkdir(parents=True)
         (folder / f"{assignment}.ipynb").write_text(text)
-        if zygote:
+        if warm:
             zygote.ensure()  # a student may have killed it: the next one starts warm again
         result = apis[assignment].autograde(assignment, student, force=True, create=True)
         log = (result.get("log") or "") + (result.get("error") or "")
@@ -257,6 +266,10 @@ def _serve_jobs(conn, root, assignments, home, course, db, sandbox, zygote, memo
                                     max_output)
         keep = {x.proc.pid for x in (sandbox, zygote) if x is not None and x.proc is not None}
         strays = _kill_strays(keep)
+        if jail_uid is not None:
+            from cnncourse.jail import kill_all
+
+            strays += kill_all(jail_uid)  # anything of its user that got away from this one
         conn.send({"success": bool(result.get("success")), "log": log[-4000:],
                    "cells": cells, "notebook": notebook, "verdict": verdict,
                    "cut": cut, "strays": strays})
@@ -282,12 +295,16 @@ def _feedback(notebook: str, source, release, title: str, cells, verdict) -> dic
 
 class Worker:
     def __init__(self, root: Path, assignments: list[str], memory_gb: float,
-                 max_output: int = 5 * 2**20, template: Path | None = None, warm: bool = True):
+                 max_output: int = 5 * 2**20, template: Path | None = None, warm: bool = True,
+                 jailed: bool = False):
+        from cnncourse.jail import free_uid
+
         ctx = mp.get_context("spawn")
         self.conn, child = ctx.Pipe()
+        self.uid = free_uid() if jailed else None  # a new user for every worker, never reused
         self.proc = ctx.Process(target=_worker_main, daemon=True,
                                 args=(child, str(root), assignments, memory_gb, max_output,
-                                      warm))
+                                      warm, self.uid))
         self.proc.start()
         child.close()
         self.job = None
@@ -308,6 +325,10 @@ class Worker:
         except (ProcessLookupError, PermissionError):
             pass
         self.proc.join(5)
+        if self.uid is not None:  # what its jails started, wherever it went
+            from cnncourse.jail import kill_all
+
+            kill_all(self.uid)
 
     def close(self) -> None:
         try:
@@ -317,6 +338,10 @@ class Worker:
             pass
         if self.proc.is_alive():
             self.kill()
+        elif self.uid is not None:
+            from cnncourse.jail import kill_all
+
+            kill_all(self.uid)
 
 
 def _verdict(reply: dict) -> tuple[str, dict]:
@@ -393,8 +418,14 @@ def _collect_from(w: Worker, ready, timeout: float, max_output_mb: float) -> Row
 def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, *,
                 jobs: int = 2, timeout: float = 600, memory_gb: float = 8.0,
                 db_url: str | None = None, max_output_mb: float = 5.0, say=print,
-                progress: bool = True, warm_kernels: bool = True) -> list[Row]:
-    """Grade every student folder in `submitted` for `assignments`; write `out/grades.csv`."""
+                progress: bool = True, warm_kernels: bool = True,
+                jail: bool = True) -> list[Row]:
+    """Grade every student folder in `submitted` for `assignments`; write `out/grades.csv`.
+
+    With `jail` (and where `cnncourse.jail.available`: as root on Linux), student code runs in
+    a jail as a user of its own per worker; elsewhere as the grader, which the output says."""
+    from cnncourse.jail import available
+
 
     root, submitted, out = Path(root).resolve(), Path(submitted).resolve(), Path(out).resolve()
     db_url = db_url or load_config(root).CourseDirectory.get("db_url") or \
@@ -405,7 +436,9 @@ def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, 
     everyone = collect.students(submitted)
     # workers start first: they import nbgrader and torch while this process generates
     max_output = int(max_output_mb * 2**20)
-    workers = [Worker(root, assignments, memory_gb, max_output, warm=warm_kernels)
+    why = available() if jail else "--no-jail"
+    jailed = why is None
+    workers = [Worker(root, assignments, memory_gb, max_output, warm=warm_kernels, jailed=jailed)
                for _ in range(max(1, min(jobs, len(everyone) * len(assignments))))]
     for a in assignments:
         source = read_notebook(root / "solutions" / a / f"{a}.ipynb")
@@ -420,6 +453,8 @@ def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, 
                 todo.append((sub, (student, a, sub.notebook)))
     say(f"grading {len(todo)} notebook(s) of {len(everyone)} student(s) "
         f"with {len(workers)} worker(s); {len(rows)} could not be graded as submitted")
+    say("student code runs jailed, as a user of its own per worker" if jailed else
+        f"student code runs as the grader's user, not jailed: {why}")
     scratch = Path(tempfile.mkdtemp(prefix="cnncourse-template-"))
     try:
         template = _template(root, assignments, scratch)
@@ -430,7 +465,7 @@ def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, 
             shutil.copy2(template / "gradebook.db", db_url[len("sqlite:///"):])
         _register(root, assignments, db_url)
         _grade(rows, todo, workers, root, assignments, memory_gb, max_output, max_output_mb,
-               template, timeout, progress, warm_kernels)
+               template, timeout, progress, warm_kernels, jailed)
     finally:
         for w in workers:
             w.close()
@@ -446,7 +481,7 @@ def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, 
 
 
 def _grade(rows, todo, workers, root, assignments, memory_gb, max_output, max_output_mb,
-           template, timeout, progress, warm) -> None:
+           template, timeout, progress, warm, jailed) -> None:
     """Hand the notebooks to the workers and collect a row for each."""
     from tqdm.auto import tqdm
 
@@ -474,7 +509,8 @@ def _grade(rows, todo, workers, root, assignments, memory_gb, max_output, max_ou
                 bar.update(1)
                 if row.status != GRADED and (not w.proc.is_alive() or row.status == TIMED_OUT):
                     w.kill()
-                    workers[i] = Worker(root, assignments, memory_gb, max_output, template, warm)
+                    workers[i] = Worker(root, assignments, memory_gb, max_output, template, warm,
+                                        jailed)
             for i, w in enumerate(workers):  # died before it could grade anything
                 if not w.ready and w.job is None and not w.proc.is_alive():
                     failed_starts += 1
@@ -483,7 +519,8 @@ def _grade(rows, todo, workers, root, assignments, memory_gb, max_output, max_ou
 
                         raise CourseError("the grading workers keep dying as they start (is "
                                           "--memory-gb too small for nbgrader and PyTorch?)")
-                    workers[i] = Worker(root, assignments, memory_gb, max_output, template, warm)
+                    workers[i] = Worker(root, assignments, memory_gb, max_output, template, warm,
+                                        jailed)
     finally:
         bar.close()
 

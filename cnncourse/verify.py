@@ -104,7 +104,9 @@ def answer_code(submission, release) -> list[str]:
 
 
 def _sandbox_env() -> dict:
-    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL")}
+    from cnncourse.jail import ENV
+
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL", ENV)}
     env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0", MPLBACKEND="Agg")
     return env
 

@@ -55,15 +55,38 @@ def _kernel(request: dict) -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        sys.argv = [sys.executable, "-m", "ipykernel_launcher", "-f", request["connection_file"]]
-        from ipykernel.kernelapp import IPKernelApp
-
-        app = IPKernelApp.instance()
-        app.initialize(["-f", request["connection_file"]])
-        app.start()
+        run_kernel(request["connection_file"], request["cwd"])
         code = 0
     finally:
         os._exit(code)
+
+
+def run_kernel(connection_file: str, cwd: str) -> None:
+    """Be an ipykernel for `connection_file`, in the grading jail where the worker asks for
+    one (`cnncourse.jail`): the connection file is copied into the jail, nothing else of the
+    host is. Threads start only after the jail is entered."""
+    from ipykernel.kernelapp import IPKernelApp
+
+    from cnncourse import jail
+
+    jailed = jail.setting() is not None
+    if jailed:
+        info = Path(connection_file).read_bytes()
+        inside = "/tmp/.cnncourse-kernel.json"
+
+        def copy_in(root, chown):
+            Path(root + inside).write_bytes(info)
+            os.chmod(root + inside, 0o600)
+            chown(root + inside)
+
+        jail.enter_from_env(cwd, hide=("*.ipynb",), before_drop=copy_in)
+        connection_file = inside
+    sys.argv = [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file]
+    app = IPKernelApp.instance()
+    app.initialize(["-f", connection_file])
+    if jailed:  # read: the notebook's code finds nothing in the jail it did not bring
+        os.unlink(connection_file)
+    app.start()
 
 
 def serve(path: str) -> int:
@@ -140,8 +163,8 @@ def client(connection_file: str) -> int:
                 pid = int(_recv_line(s).strip())
         except (OSError, ValueError):
             pid = None
-    if pid is None:  # no zygote: an ordinary kernel
-        os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", "-f",
+    if pid is None:  # no zygote: an ordinary kernel (jailed where the worker asks)
+        os.execv(sys.executable, [sys.executable, "-m", "cnncourse.warmkernel", "--cold", "-f",
                                   connection_file])
 
     def forward(signum, frame):
@@ -162,7 +185,10 @@ def client(connection_file: str) -> int:
 # ----------------------------------------------------------------- the grader's side of it
 
 class Zygote:
-    """A warm-kernel zygote for one grading worker, and the kernelspec that uses it."""
+    """A warm-kernel zygote for one grading worker, and the kernelspec that uses it.
+
+    The kernelspec is installed (on JUPYTER_PATH) whether or not the zygote is started: without
+    it, the client starts a cold kernel, which still enters the worker's jail."""
 
     def __init__(self, where: Path):
         self.where = Path(where)
@@ -174,6 +200,9 @@ class Zygote:
             "argv": [sys.executable, "-m", "cnncourse.warmkernel", "-f", "{connection_file}"],
             "display_name": "Python 3 (warm, for grading)", "language": "python",
             "metadata": {"debugger": False}}))
+        paths = os.environ.get("JUPYTER_PATH", "")
+        if str(self.where) not in paths.split(os.pathsep):
+            os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(self.where), paths) if p)
 
     def start(self) -> None:
         import subprocess
@@ -185,9 +214,6 @@ class Zygote:
                                       self.socket], stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         os.environ[SOCKET_ENV] = self.socket
-        paths = os.environ.get("JUPYTER_PATH", "")
-        if str(self.where) not in paths.split(os.pathsep):
-            os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(self.where), paths) if p)
 
     def ensure(self) -> None:
         """Restart it if something killed it (the client falls back meanwhile)."""
@@ -206,4 +232,6 @@ if __name__ == "__main__":
         sys.exit(serve(sys.argv[2]))
     if sys.argv[1:2] == ["-f"]:
         sys.exit(client(sys.argv[2]))
-    sys.exit("usage: python -m cnncourse.warmkernel --serve SOCKET | -f CONNECTION_FILE")
+    if sys.argv[1:3] == ["--cold", "-f"]:
+        sys.exit(run_kernel(sys.argv[3], os.getcwd()))
+    sys.exit("usage: python -m cnncourse.warmkernel --serve SOCKET | [--cold] -f CONNECTION_FILE")

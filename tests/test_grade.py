@@ -81,23 +81,71 @@ LIAR_DOUBLE = """class Liar:
 
 def double(x):
     return Liar()"""
-# starts a process that detaches (new session, parent gone) and would outlive the notebook
+# starts a process that detaches (new session, parent gone) and would outlive the notebook;
+# prints its pid
 DETACHING_HALVE = RIGHT_HALVE + """
 import os, subprocess, sys, time
 subprocess.Popen([sys.executable, "-c", "import os, sys, time\\n"
                   "if os.fork() == 0:\\n"
                   "    os.setsid()\\n"
                   "    open(sys.argv[1], 'w').write(str(os.getpid()))\\n"
-                  "    time.sleep(600)\\n", PIDFILE], start_new_session=True)
+                  "    time.sleep(600)\\n", os.path.abspath("yuri.pid")], start_new_session=True)
 for _ in range(100):
-    if os.path.exists(PIDFILE):
+    if os.path.exists("yuri.pid") and open("yuri.pid").read():
         break
-    time.sleep(0.1)"""
+    time.sleep(0.1)
+print("DETACHED PID:", open("yuri.pid").read())"""
+# right, and tries by absolute path (given it, as if guessed) what a jail must keep from it: the
+# course, its gradebook, the solutions, another student's submission, the grader's Jupyter
+# files, anything in /tmp but its own folder (the workers' scratch gradebooks and notebooks),
+# the hidden tests nbgrader put back into the notebook it runs, the grader's processes; prints
+# what it reached
+TRESPASSING_HALVE = RIGHT_HALVE + """
+import glob, os, signal
+reached = []
+def can_read(path):
+    try:
+        if os.path.isdir(path):
+            return bool(os.listdir(path))
+        with open(path, "rb") as f:
+            return bool(f.read(1))
+    except OSError:
+        return False
+for label, path in [("course", COURSE), ("gradebook", DB), ("solutions", COURSE + "/solutions"),
+                    ("alice", COURSE + "/submitted/alice/00_toy/00_toy.ipynb"),
+                    ("jupyter files", HOME + "/.local/share/jupyter"),
+                    ("parent's folder", f"/proc/{os.getppid()}/cwd"),
+                    ("parent's memory map", f"/proc/{os.getppid()}/maps")]:
+    if can_read(path):
+        reached.append(label)
+here = os.getcwd()
+for folder, _, files in os.walk("/tmp"):
+    reached += [os.path.join(folder, f) for f in files if not folder.startswith(here)]
+if any("double(" + "random)" in open(p).read() for p in glob.glob("*.ipynb")):
+    reached.append("hidden tests")
+reached += [f"process {p}" for p in os.listdir("/proc") if p.isdigit() and int(p) != os.getpid()]
+try:
+    os.kill(os.getppid(), 0)
+    reached.append("can signal its parent")
+except OSError:
+    pass
+try:
+    os.setuid(0)
+    reached.append("is root")
+except OSError:
+    pass
+print("REACHED:", reached)"""
 # right on the visible test's integers, wrong on the hidden test's random floats
 ROUNDING_DOUBLE = "def double(x):\n    x = np.asarray(x, dtype=float)\n    return x + x.round()"
 
 
-def _class(root, pidfile):
+def trespassing_halve(root: Path) -> str:
+    """TRESPASSING_HALVE told where the course of the class run and its gradebook are."""
+    return TRESPASSING_HALVE.replace("COURSE", repr(str(root))).replace(
+        "DB", repr(str(root / "class.db"))).replace("HOME", repr(str(Path.home())))
+
+
+def _class(root):
     """submitted/<student>/00_toy/: who did what."""
     release = read_notebook(root / "notebooks" / "00_toy" / "00_toy.ipynb")
     right = {"double": RIGHT_DOUBLE, "halve": RIGHT_HALVE}
@@ -124,8 +172,10 @@ def _class(root, pidfile):
         # the checkers want a real ndarray: the liar earns nothing for double, 1 / 4
         "vera": with_answers(release, {**right, "double": LIAR_DOUBLE}),
         "xena": with_answers(release, {**right, "halve": "while True:\n    pass"}),
-        "yuri": with_answers(release, {**right, "halve": DETACHING_HALVE.replace(
-            "PIDFILE", repr(str(pidfile)))}),  # 4 / 4, and its process does not outlive it
+        # 4 / 4, and its process does not outlive it
+        "yuri": with_answers(release, {**right, "halve": DETACHING_HALVE}),
+        # 4 / 4, and reaches nothing where the grader runs as root (then jailed)
+        "tom": with_answers(release, {**right, "halve": trespassing_halve(root)}),
         # 30 MB of output: graded, the output cut to the limit
         "quinn": with_answers(release, {**right, "halve": RIGHT_HALVE
                                         + "\nprint('x' * 30_000_000)"}),
@@ -174,28 +224,28 @@ def graded(tmp_path_factory, cli):
     assert cli("release", cwd=root).returncode == 0
     (root / "tests" / "probes").mkdir(parents=True)
     (root / "tests" / "probes" / "00_toy.py").write_text(TOY_PROBES)
-    pidfile = tmp_path_factory.mktemp("outside") / "yuri.pid"
-    _class(root, pidfile)
+    _class(root)
     result = cli("grade", "--jobs", "2", "--timeout", "25", "--memory-gb", "4", "--no-progress",
                  "--db-url", f"sqlite:///{root / 'class.db'}", cwd=root)
     rows = {}
     grades = root / "grades" / "grades.csv"
     if grades.exists():
         rows = {r["student"]: r for r in csv.DictReader(grades.open())}
-    return root, result, rows, pidfile
+    return root, result, rows
 
 
 def test_every_student_gets_a_row_and_the_run_succeeds(graded):
-    _, result, rows, _ = graded
+    _, result, rows = graded
     assert result.returncode == 0, result.stdout + result.stderr
     assert set(rows) == {"alice", "bob", "carol", "dave", "erin", "frank", "gina", "hank", "ivan",
                          "judy", "kate", "leo", "mallory", "nina", "oscar", "pat", "rita",
-                         "sam", "ursula", "quinn", "vera", "walt", "wendy", "xena", "yuri", "zoe"}
-    assert "26 student(s)" in result.stdout
+                         "sam", "tom", "ursula", "quinn", "vera", "walt", "wendy", "xena", "yuri",
+                         "zoe"}
+    assert "27 student(s)" in result.stdout
 
 
 def test_honest_students_get_what_their_answers_earn(graded):
-    _, _, rows, _ = graded
+    _, _, rows = graded
     got = {s: (rows[s]["status"], rows[s]["score"], rows[s]["max_score"])
            for s in ("alice", "bob", "carol", "leo")}
     assert got == {"alice": ("graded", "4", "4"), "bob": ("graded", "3", "4"),
@@ -208,13 +258,13 @@ def test_honest_students_get_what_their_answers_earn(graded):
     ("xena", "timed out"), ("ivan", "kernel died"),
 ])
 def test_a_submission_that_cannot_be_graded_says_why_and_has_no_score(graded, student, status):
-    _, _, rows, _ = graded
+    _, _, rows = graded
     assert rows[student]["status"] == status
     assert rows[student]["score"] == "", "a failed submission must not look like a 0"
 
 
 def test_a_cheat_that_fools_the_kernel_tests_gets_what_its_answers_earn(graded):
-    _, _, rows, _ = graded
+    _, _, rows = graded
     assert (rows["mallory"]["status"], rows["mallory"]["score"]) == ("graded", "1")
     assert "verification refutes the in-kernel tests of double" in rows["mallory"]["flags"]
     assert not any("verification" in rows[s]["flags"] for s in ("alice", "bob", "carol", "leo"))
@@ -222,31 +272,32 @@ def test_a_cheat_that_fools_the_kernel_tests_gets_what_its_answers_earn(graded):
 
 @pytest.mark.parametrize("student", ["wendy", "walt"])
 def test_patching_ipython_or_numpy_in_the_kernel_raises_nothing(graded, student):
-    _, _, rows, _ = graded
+    _, _, rows = graded
     assert (rows[student]["status"], rows[student]["score"]) == ("graded", "1")
     if student == "walt":  # nbgrader gave the patched tests full marks; verification did not
         assert "verification refutes the in-kernel tests of double" in rows[student]["flags"]
 
 
 def test_an_object_that_lies_about_equality_gets_no_more_than_its_values(graded):
-    _, _, rows, _ = graded
+    _, _, rows = graded
     assert (rows["vera"]["status"], rows["vera"]["score"]) == ("graded", "1")
 
 
 def test_a_detached_process_does_not_outlive_its_notebook(graded):
-    _, _, rows, pidfile = graded
-    assert pidfile.exists(), "the detaching submission did not run"
-    pid = int(pidfile.read_text())
-    stat = Path(f"/proc/{pid}/stat")
+    root, _, rows = graded
+    page = _text((root / "grades" / "feedback" / "yuri" / "00_toy.html").read_text())
+    found = re.search(r"DETACHED PID: (\d+)", page)
+    assert found, "the detaching submission did not run"
+    stat = Path(f"/proc/{found[1]}/stat")
     alive = stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    assert not alive, f"process {pid} started by yuri's notebook is still running"
+    assert not alive, f"process {found[1]} started by yuri's notebook is still running"
     assert (rows["yuri"]["status"], rows["yuri"]["score"]) == ("graded", "4")
     assert "killed" in rows["yuri"]["flags"]
     assert "killed" not in rows["alice"]["flags"]
 
 
 def test_huge_output_is_cut_and_flagged_but_graded(graded):
-    root, _, rows, _ = graded
+    root, _, rows = graded
     assert (rows["quinn"]["status"], rows["quinn"]["score"]) == ("graded", "4")
     assert "MB of output over the 5 MB limit" in rows["quinn"]["flags"]
     page = root / "grades" / "feedback" / "quinn" / "00_toy.html"
@@ -258,25 +309,43 @@ def test_huge_output_is_cut_and_flagged_but_graded(graded):
     ("nina", "3"), ("oscar", "4"), ("pat", "4"), ("rita", "4"), ("sam", "4"), ("ursula", "3"),
 ])
 def test_hostile_code_and_edited_cells_get_what_the_answers_earn(graded, student, score):
-    _, _, rows, _ = graded
+    _, _, rows = graded
     assert (rows[student]["status"], rows[student]["score"]) == ("graded", score)
 
 
 def test_a_kernel_finds_no_gradebook_solution_or_other_student_by_relative_path(graded):
-    root, _, rows, _ = graded
+    root, _, rows = graded
     page = _text((root / "grades" / "feedback" / "pat" / "00_toy.html").read_text())
     assert "SNOOPED: []" in page, page[page.find("SNOOPED"):][:500]
     assert "WARM KERNEL: True" in page, "the class was not graded in warm kernels"
     assert "verification" not in rows["pat"]["flags"]
 
 
+def test_a_kernel_reaches_nothing_by_absolute_path_when_jailed(graded):
+    """As root, `cnncourse grade` jails student code (its own file tree and user per worker):
+    tom, who knows where everything is, reaches none of it. Run as another user, there is no
+    jail, and the run says so."""
+    import os
+
+    root, result, rows = graded
+    page = _text((root / "grades" / "feedback" / "tom" / "00_toy.html").read_text())
+    reached = page[page.find("REACHED: ["):].splitlines()[0]  # the output, not the code
+    assert (rows["tom"]["status"], rows["tom"]["score"]) == ("graded", "4")
+    if os.geteuid() == 0:
+        assert "student code runs jailed" in result.stdout
+        assert reached == "REACHED: []", reached
+    else:
+        assert "not jailed: jails need the grader to run as root" in result.stdout
+        assert "course" in reached, "tom did not run"
+
+
 def test_no_submission_writes_into_the_course(graded):
-    root, _, _, _ = graded
+    root, _, _ = graded
     assert not list(root.rglob("PWNED.txt"))
 
 
 def test_repairable_submissions_are_graded_and_flagged(graded):
-    _, _, rows, _ = graded
+    _, _, rows = graded
     assert (rows["gina"]["status"], rows["gina"]["score"]) == ("graded", "4")
     assert "renamed" in rows["gina"]["flags"]
     assert (rows["judy"]["status"], rows["judy"]["score"]) == ("graded", "4")
@@ -286,7 +355,7 @@ def test_repairable_submissions_are_graded_and_flagged(graded):
 def test_the_course_gradebook_holds_the_graded_rows(graded):
     from nbgrader.api import Gradebook
 
-    root, _, rows, _ = graded
+    root, _, rows = graded
     assert not (root / "gradebook.db").exists(), "--db-url names the gradebook to use"
     with Gradebook(f"sqlite:///{root / 'class.db'}") as gb:
         for student, row in rows.items():
@@ -297,7 +366,7 @@ def test_the_course_gradebook_holds_the_graded_rows(graded):
 
 
 def test_grading_leaves_no_kernel_output_in_the_course_tree(graded):
-    root, _, _, _ = graded
+    root, _, _ = graded
     assert not (root / "autograded").exists()
     assert not (root / "feedback").exists()
 
@@ -309,7 +378,7 @@ def _text(page: str) -> str:
 
 
 def test_feedback_shows_scores_and_verdicts_but_no_hidden_test(graded):
-    root, _, rows, _ = graded
+    root, _, rows = graded
     pages = {p.parent.name: _text(p.read_text())
              for p in (root / "grades" / "feedback").glob("*/*.html")}
     assert set(pages) == {s for s, r in rows.items() if r["status"] == "graded"}
@@ -323,10 +392,10 @@ def test_feedback_shows_scores_and_verdicts_but_no_hidden_test(graded):
 
 
 def test_report_plots_each_assignment_and_lists_what_to_look_at(graded):
-    root, _, _, _ = graded
+    root, _, _ = graded
     page = (root / "grades" / "report.html").read_text()
     assert page.count("data:image/png;base64,") == 1  # one assignment, one figure
-    assert "26 students" in page and "6 not JSON" not in page
+    assert "27 students" in page and "6 not JSON" not in page
     text = _text(page)
     for who, why in [("dave", "not JSON"), ("hank", "timed out"), ("gina", "renamed")]:
         assert re.search(rf"{who}\s*00_toy\s*[^\n]*{why}", text), (who, why)
