@@ -14,6 +14,22 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """Make `--dist loadgroup` group again. pytest-xdist 3.8 tells the scheduler an item's
+    `xdist_group` by setting ``item._nodeid`` to ``NODEID@GROUP``, which pytest 9.2 no longer
+    reads (a node's id is ``item._id``): every test was scheduled alone, and each worker
+    graded the class run and every fairness batch for itself."""
+    try:
+        from _pytest.nodeid import NodeId
+    except ImportError:  # an older pytest reads _nodeid itself
+        return
+    for item in items:
+        grouped = item.__dict__.get("_nodeid")
+        if grouped and grouped != item.nodeid:
+            item._id = NodeId.parse(grouped)
+
+
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT
