@@ -139,6 +139,7 @@ def enter(uid: int, mountpoint: str, workdir: str, *, tmp_size: str = "512m",
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     root = os.path.realpath(mountpoint)
     _tmpfs(root, "16m", "755")
+    _tmpfs(root + "/tmp", tmp_size)  # first: what is bound below may live under /tmp
     for p in SYSTEM:  # /bin -> usr/bin where /usr is merged: the links too
         if os.path.islink(p):
             os.symlink(os.readlink(p), root + p)
@@ -146,7 +147,6 @@ def enter(uid: int, mountpoint: str, workdir: str, *, tmp_size: str = "512m",
         _bind(root, p)
     _bind(root, "/dev", writable=True, dev=True)
     _tmpfs(root + "/dev/shm", tmp_size)
-    _tmpfs(root + "/tmp", tmp_size)
     os.makedirs(root + "/proc", exist_ok=True)
     _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2")
 

@@ -118,9 +118,12 @@ for label, path in [("course", COURSE), ("gradebook", DB), ("solutions", COURSE 
                     ("parent's memory map", f"/proc/{os.getppid()}/maps")]:
     if can_read(path):
         reached.append(label)
-here = os.getcwd()
+import sys, cnncourse  # its own folder, Python and the package are its to read
+mine = [os.getcwd()] + [os.path.realpath(p) for p in (
+    sys.prefix, sys.base_prefix, os.path.dirname(cnncourse.__file__))]
 for folder, _, files in os.walk("/tmp"):
-    reached += [os.path.join(folder, f) for f in files if not folder.startswith(here)]
+    if not any(folder == m or folder.startswith(m + os.sep) for m in mine):
+        reached += [os.path.join(folder, f) for f in files]
 if any("double(" + "random)" in open(p).read() for p in glob.glob("*.ipynb")):
     reached.append("hidden tests")
 reached += [f"process {p}" for p in os.listdir("/proc") if p.isdigit() and int(p) != os.getpid()]

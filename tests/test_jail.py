@@ -44,8 +44,11 @@ def readable(path):
 seen["secret"] = readable(secret)
 seen["solutions"] = readable(os.path.join(course, "solutions"))
 seen["course"] = readable(course)
+import cnncourse  # its own folder, Python and the package are its to read (under /tmp, too,
+mine = [work] + [os.path.realpath(p) for p in (  # where the course was cloned there)
+    sys.prefix, sys.base_prefix, os.path.dirname(cnncourse.__file__))]
 seen["tmp"] = [os.path.join(d, f) for d, _, files in os.walk("/tmp") for f in files
-               if not d.startswith(work)]
+               if not any(d == m or d.startswith(m + os.sep) for m in mine)]
 seen["processes"] = [p for p in os.listdir("/proc") if p.isdigit() and int(p) != os.getpid()]
 for what, act in [("setuid", lambda: os.setuid(0)), ("signal", lambda: os.kill(parent, 0)),
                   ("parent's cwd", lambda: os.listdir(f"/proc/{parent}/cwd"))]:
