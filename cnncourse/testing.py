@@ -87,10 +87,16 @@ def python_steps(fn: Callable, *args, **kwargs) -> int:
             count += 1
         return tracer
 
+    import gc
+
+    collecting = gc.isenabled()
+    gc.disable()  # a collection inside fn runs other objects' __del__: their lines are not fn's
     old = sys.gettrace()
     sys.settrace(tracer)
     try:
         fn(*args, **kwargs)
     finally:
         sys.settrace(old)
+        if collecting:
+            gc.enable()
     return count
