@@ -13,7 +13,9 @@ zygote over a Unix socket for a kernel with its connection file, working folder 
 then waits for that kernel to exit, passing on SIGINT and SIGTERM. The forked kernel has run no
 code before the notebook's: it is a fresh ipykernel whose imports are already done. Where the
 zygote is not there (killed, not started), the client turns into an ordinary kernel
-(`exec python -m ipykernel_launcher`), so nothing depends on it but the time.
+(`exec python -m cnncourse.warmkernel --cold`: ipykernel's own app, started as
+`ipykernel_launcher` starts it), so nothing depends on it but the time. Both kinds enter the
+grading worker's jail where it asks for one (`run_kernel`, `cnncourse.jail`).
 
 matplotlib is imported before the fork only where MPLBACKEND is unset, with the inline backend
 ipykernel would choose in the kernel anyway (matplotlib reads MPLBACKEND once, at import).
