@@ -173,5 +173,6 @@ def test_without_the_jail_the_trespasser_of_the_class_run_reaches_the_course(tmp
     assert result.returncode == 0, result.stdout + result.stderr
     assert "not jailed: --no-jail" in result.stdout
     page = _text((root / "grades" / "feedback" / "tom" / "00_toy.html").read_text())
+    assert "REACHED: [" in page, "tom's probe printed nothing: " + page[-2000:]
     reached = ast.literal_eval(page[page.find("REACHED: [") + len("REACHED: "):].splitlines()[0])
     assert {"course", "gradebook", "solutions", "alice", "hidden tests"} <= set(reached), reached
