@@ -24,6 +24,7 @@ import shutil
 import signal
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from pathlib import Path
@@ -460,10 +461,11 @@ def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, 
         template = _template(root, assignments, scratch)
         for w in workers:
             w.conn.send(str(template))
-        if db_url.startswith("sqlite:///") and not Path(db_url[len("sqlite:///"):]).exists():
-            # a new course gradebook: the template's is what generate_assignment would write
-            shutil.copy2(template / "gradebook.db", db_url[len("sqlite:///"):])
-        _register(root, assignments, db_url)
+        with gradebook_lock(db_url):  # other graders may share the gradebook
+            if db_url.startswith("sqlite:///") and not Path(db_url[len("sqlite:///"):]).exists():
+                # a new course gradebook: the template's is what generate_assignment would write
+                shutil.copy2(template / "gradebook.db", db_url[len("sqlite:///"):])
+            _register(root, assignments, db_url)
         _grade(rows, todo, workers, root, assignments, memory_gb, max_output, max_output_mb,
                template, timeout, progress, warm_kernels, jailed)
     finally:
@@ -471,7 +473,8 @@ def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, 
             w.close()
         shutil.rmtree(scratch, ignore_errors=True)
     rows.sort(key=lambda r: (r.student, r.assignment))
-    _record(rows, db_url)
+    with gradebook_lock(db_url):
+        _record(rows, db_url)
     _write_feedback(root, rows, out / "feedback")
     _write_csv(rows, out / "grades.csv")
     from cnncourse.report import report_html
@@ -552,6 +555,49 @@ def _write_feedback(root: Path, rows: list[Row], where: Path) -> None:
             row.flags.append(f"no feedback: {str(error).splitlines()[0][:100]}")
             continue
         target.write_text(page)
+
+
+@contextmanager
+def gradebook_lock(db_url: str):
+    """Hold the gradebook for this process alone while it writes there.
+
+    Graders who share a gradebook run `cnncourse grade` at the same time, each on part of the
+    class. nbgrader finds a row, then adds it if it was missing: two graders who both create
+    the tables, register an assignment or add a student then collide on the second one's
+    insert (measured on PostgreSQL: 3 runs of 20 lost the whole write to a UniqueViolation).
+    PostgreSQL gets a session advisory lock; a SQLite file, a lock on its folder (creates
+    nothing). Grading itself runs unlocked: only the short writes take turns."""
+    if db_url.startswith("sqlite:///"):
+        import fcntl
+
+        try:
+            folder = os.open(Path(db_url[len("sqlite:///"):]).resolve().parent, os.O_RDONLY)
+        except OSError:  # no such folder: nbgrader will say so
+            yield
+            return
+        try:
+            fcntl.flock(folder, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(folder)  # releases the lock
+    elif db_url.startswith(("postgresql:", "postgresql+", "postgres:")):
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(db_url)
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _LOCK_KEY})
+                try:
+                    yield
+                finally:
+                    conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _LOCK_KEY})
+        finally:
+            engine.dispose()
+    else:  # another database: nbgrader's own behaviour
+        yield
+
+
+_LOCK_KEY = int.from_bytes(b"cnncgrad", "big") >> 1  # one advisory lock key for the course
 
 
 def _register(root: Path, assignments: list[str], db_url: str) -> None:

@@ -8,7 +8,8 @@ import yaml
 from cnncourse.course import find_root
 
 ROOT = find_root(__file__)
-CONDA_NAMES = {"torch": "pytorch"}  # pip name -> conda-forge name, where they differ
+# pip name -> conda-forge name, where they differ
+CONDA_NAMES = {"torch": "pytorch", "psycopg2-binary": "psycopg2"}
 
 
 def _pyproject_pins() -> dict[str, str]:
