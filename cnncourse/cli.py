@@ -140,8 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start every kernel from scratch as nbgrader does (slower) instead of "
                    "forking it from a warm one that has imported ipykernel, NumPy and PyTorch")
     p.add_argument("--no-jail", action="store_true",
-                   help="run student code as the grader's user even where it could be jailed "
-                   "(as root: a private view of the files and a user of its own per worker)")
+                   help="run student code unjailed, as the grader's user (by default it gets "
+                   "a private view of the files and, as root, a user of its own per worker, "
+                   "else user namespaces)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=_cmd_grade)
     return parser

@@ -162,12 +162,13 @@ def cap_outputs(text: str, limit: int) -> tuple[str, int]:
 
 def _worker_main(conn, root: str, assignments: list[str], memory_gb: float,
                  max_output: int = 5 * 2**20, warm: bool = True,
-                 jail_uid: int | None = None) -> None:
+                 jail: str | None = None) -> None:
     """One grader: receives (student, assignment, notebook json), answers with scores.
 
     It starts (imports, a warm sandbox) while the main process generates the assignments once
-    into a template, then works in its own copy of that. With `jail_uid`, every kernel and
-    sandbox run it starts is jailed as that user (`cnncourse.jail`).
+    into a template, then works in its own copy of that. With `jail` (a user id, or
+    `cnncourse.jail.USERNS`), every kernel and sandbox run it starts is jailed
+    (`cnncourse.jail`): as that user, or in user namespaces as the grader's user.
     """
     os.setsid()  # its kernels join this process group, so a kill reaches them all
     _become_subreaper()
@@ -185,11 +186,11 @@ def _worker_main(conn, root: str, assignments: list[str], memory_gb: float,
     course = home / "course"
     os.chdir(home)  # nothing of the course tree is a relative path away from the kernels
     kernels = Path(tempfile.mkdtemp(prefix="cnncourse-kernels-"))
-    if jail_uid is not None:  # read by what starts student code: the kernels, the sandbox
+    if jail is not None:  # read by what starts student code: the kernels, the sandbox
         from cnncourse.jail import ENV
 
         (kernels / "jail").mkdir()
-        os.environ[ENV] = f"{jail_uid}:{kernels / 'jail'}"
+        os.environ[ENV] = f"{jail}:{kernels / 'jail'}"
     from cnncourse.verify import Sandbox
 
     sandbox = Sandbox()
@@ -201,20 +202,20 @@ def _worker_main(conn, root: str, assignments: list[str], memory_gb: float,
         zygote.start()
     try:
         _serve_jobs(conn, root, assignments, home, course, db, sandbox, zygote, memory_gb,
-                    max_output, warm, jail_uid)
+                    max_output, warm, jail)
     finally:
         sandbox.close()
         zygote.stop()
-        if jail_uid is not None:
+        if jail is not None and jail.isdigit():
             from cnncourse.jail import kill_all
 
-            kill_all(jail_uid)
+            kill_all(int(jail))
         for folder in (kernels, home, private):
             shutil.rmtree(folder, ignore_errors=True)
 
 
 def _serve_jobs(conn, root, assignments, home, course, db, sandbox, zygote, memory_gb,
-                max_output, warm, jail_uid) -> None:
+                max_output, warm, jail) -> None:
     """The worker's loop: set up from the template, say ready, grade until told to stop."""
     from nbgrader.api import Gradebook
 
@@ -267,10 +268,10 @@ def _serve_jobs(conn, root, assignments, home, course, db, sandbox, zygote, memo
                                     max_output)
         keep = {x.proc.pid for x in (sandbox, zygote) if x is not None and x.proc is not None}
         strays = _kill_strays(keep)
-        if jail_uid is not None:
+        if jail is not None and jail.isdigit():  # (in user namespaces: gone with the kernel)
             from cnncourse.jail import kill_all
 
-            strays += kill_all(jail_uid)  # anything of its user that got away from this one
+            strays += kill_all(int(jail))  # anything of its user that got away from this one
         conn.send({"success": bool(result.get("success")), "log": log[-4000:],
                    "cells": cells, "notebook": notebook, "verdict": verdict,
                    "cut": cut, "strays": strays})
@@ -298,14 +299,16 @@ class Worker:
     def __init__(self, root: Path, assignments: list[str], memory_gb: float,
                  max_output: int = 5 * 2**20, template: Path | None = None, warm: bool = True,
                  jailed: bool = False):
-        from cnncourse.jail import free_uid
+        from cnncourse.jail import USERNS, as_root, free_uid
 
         ctx = mp.get_context("spawn")
         self.conn, child = ctx.Pipe()
-        self.uid = free_uid() if jailed else None  # a new user for every worker, never reused
+        # as root, a new user for every worker, never reused; else user namespaces
+        self.uid = free_uid() if jailed and as_root() else None
+        jail = str(self.uid) if self.uid is not None else USERNS if jailed else None
         self.proc = ctx.Process(target=_worker_main, daemon=True,
                                 args=(child, str(root), assignments, memory_gb, max_output,
-                                      warm, self.uid))
+                                      warm, jail))
         self.proc.start()
         child.close()
         self.job = None
@@ -423,9 +426,10 @@ def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, 
                 jail: bool = True) -> list[Row]:
     """Grade every student folder in `submitted` for `assignments`; write `out/grades.csv`.
 
-    With `jail` (and where `cnncourse.jail.available`: as root on Linux), student code runs in
-    a jail as a user of its own per worker; elsewhere as the grader, which the output says."""
-    from cnncourse.jail import available
+    With `jail` (and where `cnncourse.jail.available`: on Linux), student code runs in a jail:
+    as root, as a user of its own per worker; as anyone else, in user namespaces. Elsewhere it
+    runs as the grader, which the output says."""
+    from cnncourse.jail import as_root, available
 
 
     root, submitted, out = Path(root).resolve(), Path(submitted).resolve(), Path(out).resolve()
@@ -454,8 +458,13 @@ def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, 
                 todo.append((sub, (student, a, sub.notebook)))
     say(f"grading {len(todo)} notebook(s) of {len(everyone)} student(s) "
         f"with {len(workers)} worker(s); {len(rows)} could not be graded as submitted")
-    say("student code runs jailed, as a user of its own per worker" if jailed else
-        f"student code runs as the grader's user, not jailed: {why}")
+    if not jailed:
+        say(f"student code runs as the grader's user, not jailed: {why}")
+    elif as_root():
+        say("student code runs jailed, as a user of its own per worker")
+    else:
+        say("student code runs jailed, in namespaces of its own per kernel "
+            "(as the grader's user, who is not root)")
     scratch = Path(tempfile.mkdtemp(prefix="cnncourse-template-"))
     try:
         template = _template(root, assignments, scratch)

@@ -15,8 +15,13 @@ before the first line of that code:
   so the code cannot undo the jail, signal or trace the grader's processes or another worker's
   students, or read their ``/proc`` entries.
 
-Without root (or where the kernel refuses namespaces) there is no jail: `available` says why
-and the grader says so in its output.
+A grader who is not root gets the same file tree from user namespaces (`enter_userns`, as
+unprivileged container tools build theirs): the code keeps the grader's user id, but runs as
+the first process of a PID namespace of its own, with no capabilities, so it sees and can
+signal only the processes it started itself, and it dies with the process that started it.
+
+Where the kernel refuses these namespaces there is no jail: `available` says why and the
+grader says so in its output.
 """
 
 from __future__ import annotations
@@ -29,12 +34,18 @@ import shutil
 import sys
 from pathlib import Path
 
-ENV = "CNNCOURSE_JAIL"  # "UID:MOUNTPOINT", set by the grading worker for what it starts
+ENV = "CNNCOURSE_JAIL"  # "UID:MOUNTPOINT" or "user:MOUNTPOINT", set by the grading worker
+USERNS = "user"  # in ENV: the unprivileged jail (`enter_userns`)
 HOME = "/home/student"  # the jailed code's home, empty and writable
 
-CLONE_NEWNS = 0x00020000
+CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID = 0x00020000, 0x10000000, 0x20000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+MS_NOATIME, MS_NODIRATIME, MS_RELATIME = 1024, 2048, 1 << 21
+# statvfs's ST_* flag -> the mount flag: what a remount in a user namespace must keep
+LOCKED = {1: MS_RDONLY, 2: MS_NOSUID, 4: MS_NODEV, 8: MS_NOEXEC, 1024: MS_NOATIME,
+          2048: MS_NODIRATIME, 4096: MS_RELATIME}
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE = 1, 4
 MNT_DETACH = 2
 PR_SET_NO_NEW_PRIVS = 38
 PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "arm64": 41, "ppc64le": 203, "s390x": 217}
@@ -70,7 +81,10 @@ def _bind(root: str, path: str, *, writable: bool = False, dev: bool = False) ->
             open(target, "a").close()
     _mount(path, target, None, MS_BIND | MS_REC)
     flags = MS_REMOUNT | MS_BIND | MS_NOSUID | (0 if dev else MS_NODEV)
-    _mount(None, target, None, flags | (0 if writable else MS_RDONLY))
+    # what the host mount has (noexec, atime...) is kept: a user namespace may not drop it
+    kept = os.statvfs(target).f_flag
+    flags |= sum(flag for st, flag in LOCKED.items() if kept & st and flag != MS_RDONLY)
+    _mount(None, target, None, flags | (0 if writable and not kept & 1 else MS_RDONLY))
 
 
 def _tmpfs(target: str, size: str, mode: str = "1777") -> None:
@@ -99,7 +113,7 @@ def readable() -> list[str]:
     return out
 
 
-def _seed_caches(home: str, uid: int) -> None:
+def _seed_caches(home: str, uid: int, gid: int) -> None:
     """Copy the grader's matplotlib font list into the jail's home, so that matplotlib does
     not spend seconds (and a warning in the notebook) building it again."""
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "matplotlib"
@@ -111,33 +125,24 @@ def _seed_caches(home: str, uid: int) -> None:
     target = Path(home) / ".cache" / "matplotlib"
     target.mkdir(parents=True)
     for p in (target.parent, target):
-        os.chown(p, uid, uid)
+        os.chown(p, uid, gid)
     for font in fonts:
         shutil.copy(font, target / font.name)
-        os.chown(target / font.name, uid, uid)
+        os.chown(target / font.name, uid, gid)
 
 
-def setting() -> tuple[int, str] | None:
-    """(uid, mountpoint) where this process is to jail what it runs, from the environment."""
+def setting() -> tuple[int | None, str] | None:
+    """(uid, mountpoint) where this process is to jail what it runs, from the environment;
+    uid None for the unprivileged jail."""
     uid, _, where = os.environ.get(ENV, "").partition(":")
-    return (int(uid), where) if uid.isdigit() and where else None
+    if not where or not (uid.isdigit() or uid == USERNS):
+        return None
+    return (int(uid) if uid.isdigit() else None), where
 
 
-def enter(uid: int, mountpoint: str, workdir: str, *, tmp_size: str = "512m",
-          nproc: int = 1024, hide: tuple[str, ...] = (), before_drop=None) -> None:
-    """Jail this (single-threaded) process: see the module's text. `workdir` is the one folder
-    of the host it keeps, writable, at its own path; the process ends up in it as `uid`. Files
-    of `workdir` matching the patterns `hide` read as empty in the jail (the notebook a kernel
-    runs: nbgrader has put the hidden tests back into it). `before_drop(root, chown)` runs
-    while still root, with the new root not yet entered (e.g. to copy files in)."""
-    if os.geteuid() != 0:
-        raise JailError(1, "a jail needs root")
-    if len(os.listdir("/proc/self/task")) != 1:
-        raise JailError(1, "a jail is entered before any thread starts")
-    workdir = os.path.realpath(workdir)
-    _check(_libc.unshare(CLONE_NEWNS), "unshare")
-    _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    root = os.path.realpath(mountpoint)
+def _populate(root: str, workdir: str, *, uid: int, gid: int, tmp_size: str, hide, before_drop,
+              chown, proc_data: str | None) -> None:
+    """Build the jail's file tree in the empty folder `root` (see the module's text)."""
     _tmpfs(root, "16m", "755")
     _tmpfs(root + "/tmp", tmp_size)  # first: what is bound below may live under /tmp
     for p in SYSTEM:  # /bin -> usr/bin where /usr is merged: the links too
@@ -148,14 +153,7 @@ def enter(uid: int, mountpoint: str, workdir: str, *, tmp_size: str = "512m",
     _bind(root, "/dev", writable=True, dev=True)
     _tmpfs(root + "/dev/shm", tmp_size)
     os.makedirs(root + "/proc", exist_ok=True)
-    _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2")
-
-    def chown(path: str) -> None:
-        os.lchown(path, uid, uid)
-        for parent, dirs, files in os.walk(path):
-            for name in dirs + files:
-                os.lchown(os.path.join(parent, name), uid, uid)
-
+    _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, proc_data)
     chown(workdir)  # the student's folder becomes the student's
     _bind(root, workdir, writable=True)
     empty = root + "/.empty"
@@ -168,10 +166,14 @@ def enter(uid: int, mountpoint: str, workdir: str, *, tmp_size: str = "512m",
     home = root + HOME
     os.makedirs(home, exist_ok=True)
     _mount("tmpfs", home, "tmpfs", MS_NOSUID | MS_NODEV,
-           f"size={tmp_size},mode=700,uid={uid},gid={uid}")
-    _seed_caches(home, uid)
+           f"size={tmp_size},mode=700,uid={uid},gid={gid}")
+    _seed_caches(home, uid, gid)
     if before_drop is not None:
         before_drop(root, chown)
+
+
+def _pivot(root: str) -> None:
+    """Make `root` the root of this mount namespace and drop the host's tree from it."""
     os.chdir(root)
     number = PIVOT_ROOT.get(platform.machine())
     if number is None:
@@ -180,6 +182,36 @@ def enter(uid: int, mountpoint: str, workdir: str, *, tmp_size: str = "512m",
     _check(_libc.umount2(b".", MNT_DETACH), "umount old root")  # the host's tree is gone
     _mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
     os.chdir("/")
+
+
+def _single_threaded() -> None:
+    if len(os.listdir("/proc/self/task")) != 1:
+        raise JailError(1, "a jail is entered before any thread starts")
+
+
+def enter(uid: int, mountpoint: str, workdir: str, *, tmp_size: str = "512m",
+          nproc: int = 1024, hide: tuple[str, ...] = (), before_drop=None) -> None:
+    """Jail this (single-threaded) process: see the module's text. `workdir` is the one folder
+    of the host it keeps, writable, at its own path; the process ends up in it as `uid`. Files
+    of `workdir` matching the patterns `hide` read as empty in the jail (the notebook a kernel
+    runs: nbgrader has put the hidden tests back into it). `before_drop(root, chown)` runs
+    while still root, with the new root not yet entered (e.g. to copy files in)."""
+    if os.geteuid() != 0:
+        raise JailError(1, "a jail needs root")
+    _single_threaded()
+    workdir = os.path.realpath(workdir)
+    _check(_libc.unshare(CLONE_NEWNS), "unshare")
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+
+    def chown(path: str) -> None:
+        os.lchown(path, uid, uid)
+        for parent, dirs, files in os.walk(path):
+            for name in dirs + files:
+                os.lchown(os.path.join(parent, name), uid, uid)
+
+    _populate(os.path.realpath(mountpoint), workdir, uid=uid, gid=uid, tmp_size=tmp_size,
+              hide=hide, before_drop=before_drop, chown=chown, proc_data="hidepid=2")
+    _pivot(os.path.realpath(mountpoint))
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
     resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
     os.setgroups([])
@@ -192,6 +224,89 @@ def enter(uid: int, mountpoint: str, workdir: str, *, tmp_size: str = "512m",
     os.environ.pop("XDG_RUNTIME_DIR", None)
 
 
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
+
+
+def _drop_capabilities() -> None:
+    """No capabilities left, in any namespace (capset with empty sets, version 3)."""
+    data = (_CapData * 2)()
+    _check(_libc.capset(ctypes.byref(_CapHeader(0x20080522, 0)), data), "capset")
+    status = Path("/proc/self/status").read_text()
+    if "CapEff:\t0000000000000000" not in status or "CapPrm:\t0000000000000000" not in status:
+        raise JailError(1, "capabilities are left")
+
+
+def enter_userns(mountpoint: str, workdir: str, *, tmp_size: str = "512m", nproc: int = 1024,
+                 hide: tuple[str, ...] = (), before_drop=None) -> None:
+    """The jail of `enter` for a grader who is not root, from user namespaces.
+
+    This process unshares a user and a PID namespace and forks: the child, the first process
+    of the new PID namespace, builds the same file tree in a mount namespace of its own, drops
+    every capability and returns, jailed. This process never returns: it passes SIGINT on to
+    the child (any other ending signal becomes SIGKILL, which the first process of a PID
+    namespace cannot ignore) and exits as the child does. The child dies with it (a parent
+    death signal), and everything the child started dies with the child."""
+    import signal
+
+    _single_threaded()
+    uid, gid = os.getuid(), os.getgid()
+    workdir, root = os.path.realpath(workdir), os.path.realpath(mountpoint)
+    # its /proc/self files are its own to write only while it is dumpable, which a process
+    # that changed its user id (su, a setuid launcher) is not until it says so
+    _check(_libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "dumpable")
+    _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWPID), "unshare")
+    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"),
+                       ("gid_map", f"{gid} {gid} 1")):
+        with open(f"/proc/self/{name}", "w") as f:
+            f.write(text)
+    child = os.fork()
+    if child != 0:
+        _relay(child)
+    _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "parent death signal")
+    os.setpgid(0, 0)  # signals for the whole group reach the relay, which passes them on once
+    _check(_libc.unshare(CLONE_NEWNS), "unshare")
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    _populate(root, workdir, uid=uid, gid=gid, tmp_size=tmp_size, hide=hide,
+              before_drop=before_drop, chown=lambda path: None, proc_data=None)
+    _pivot(root)
+    _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+    _drop_capabilities()
+    os.chdir(workdir)
+    os.environ["HOME"] = HOME
+    os.environ.pop("XDG_RUNTIME_DIR", None)
+
+
+def _relay(child: int) -> None:
+    """Outside the jail's PID namespace: pass signals on to `child`, end as it ends."""
+    import signal
+
+    def forward(signum, frame):
+        try:
+            os.kill(child, signum if signum == signal.SIGINT else signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(sig, forward)
+    try:
+        _, status = os.waitpid(child, 0)
+    except ChildProcessError:
+        os._exit(1)
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        if sig not in (signal.SIGKILL, signal.SIGSTOP):
+            signal.signal(sig, signal.SIG_DFL)
+        os.kill(os.getpid(), sig)
+    os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1)
+
+
 def enter_from_env(workdir: str, **kwargs) -> bool:
     """`enter` where the grading worker asked for jails (`ENV`); whether it did. A process that
     was asked and cannot enter its jail ends here: student code never runs unjailed there."""
@@ -199,7 +314,10 @@ def enter_from_env(workdir: str, **kwargs) -> bool:
     if where is None:
         return False
     try:
-        enter(where[0], where[1], workdir, **kwargs)
+        if where[0] is None:
+            enter_userns(where[1], workdir, **kwargs)
+        else:
+            enter(where[0], where[1], workdir, **kwargs)
     except BaseException as error:  # noqa: BLE001
         try:
             sys.stderr.write(f"cnncourse: could not enter the grading jail: {error}\n")
@@ -246,12 +364,16 @@ def kill_all(uid: int) -> int:
     return n
 
 
+def as_root() -> bool:
+    """Whether jails here are `enter`'s (a user per worker) rather than `enter_userns`'s."""
+    return os.geteuid() == 0
+
+
 def available() -> str | None:
-    """None where jails work here (tried in a child process), else why not."""
+    """None where jails work here (tried in a child process), else why not: `enter` as root,
+    `enter_userns` for anyone else."""
     if sys.platform != "linux":
         return "jails need Linux"
-    if os.geteuid() != 0:
-        return "jails need the grader to run as root"
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="cnncourse-jailtest-") as tmp:
@@ -264,7 +386,10 @@ def available() -> str | None:
             os.close(r)
             message = b"ok"
             try:
-                enter(free_uid(), mountpoint, work)
+                if as_root():
+                    enter(free_uid(), mountpoint, work)
+                else:
+                    enter_userns(mountpoint, work)
                 if os.path.exists(mountpoint) or not os.path.exists(__file__):
                     message = b"the jail still shows its surroundings"
             except BaseException as error:  # noqa: BLE001
