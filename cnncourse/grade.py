@@ -206,10 +206,7 @@ def _worker_main(conn, root: str, assignments: list[str], memory_gb: float,
     finally:
         sandbox.close()
         zygote.stop()
-        if jail is not None and jail.isdigit():
-            from cnncourse.jail import kill_all
-
-            kill_all(int(jail))
+        _kill_jail_user(jail)
         for folder in (kernels, home, private):
             shutil.rmtree(folder, ignore_errors=True)
 
@@ -267,11 +264,7 @@ def _serve_jobs(conn, root, assignments, home, course, db, sandbox, zygote, memo
         notebook, cut = cap_outputs(graded.read_text() if graded.exists() else "",
                                     max_output)
         keep = {x.proc.pid for x in (sandbox, zygote) if x is not None and x.proc is not None}
-        strays = _kill_strays(keep)
-        if jail is not None and jail.isdigit():  # (in user namespaces: gone with the kernel)
-            from cnncourse.jail import kill_all
-
-            strays += kill_all(int(jail))  # anything of its user that got away from this one
+        strays = _kill_strays(keep) + _kill_jail_user(jail)  # and what got away from this one
         conn.send({"success": bool(result.get("success")), "log": log[-4000:],
                    "cells": cells, "notebook": notebook, "verdict": verdict,
                    "cut": cut, "strays": strays})
@@ -295,6 +288,16 @@ def _feedback(notebook: str, source, release, title: str, cells, verdict) -> dic
         return {"feedback_error": str(error).splitlines()[0][:100] if str(error) else "error"}
 
 
+def _kill_jail_user(jail: str | None) -> int:
+    """Kill everything a root jail's user left running; how many. (In user namespaces, what a
+    kernel started dies with it: there is nothing to kill.)"""
+    if jail is None or not jail.isdigit():
+        return 0
+    from cnncourse.jail import kill_all
+
+    return kill_all(int(jail))
+
+
 class Worker:
     def __init__(self, root: Path, assignments: list[str], memory_gb: float,
                  max_output: int = 5 * 2**20, template: Path | None = None, warm: bool = True,
@@ -304,11 +307,10 @@ class Worker:
         ctx = mp.get_context("spawn")
         self.conn, child = ctx.Pipe()
         # as root, a new user for every worker, never reused; else user namespaces
-        self.uid = free_uid() if jailed and as_root() else None
-        jail = str(self.uid) if self.uid is not None else USERNS if jailed else None
+        self.jail = (str(free_uid()) if as_root() else USERNS) if jailed else None
         self.proc = ctx.Process(target=_worker_main, daemon=True,
                                 args=(child, str(root), assignments, memory_gb, max_output,
-                                      warm, jail))
+                                      warm, self.jail))
         self.proc.start()
         child.close()
         self.job = None
@@ -329,10 +331,7 @@ class Worker:
         except (ProcessLookupError, PermissionError):
             pass
         self.proc.join(5)
-        if self.uid is not None:  # what its jails started, wherever it went
-            from cnncourse.jail import kill_all
-
-            kill_all(self.uid)
+        _kill_jail_user(self.jail)  # what its jails started, wherever it went
 
     def close(self) -> None:
         try:
@@ -342,10 +341,8 @@ class Worker:
             pass
         if self.proc.is_alive():
             self.kill()
-        elif self.uid is not None:
-            from cnncourse.jail import kill_all
-
-            kill_all(self.uid)
+        else:
+            _kill_jail_user(self.jail)
 
 
 def _verdict(reply: dict) -> tuple[str, dict]:
@@ -430,7 +427,6 @@ def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, 
     as root, as a user of its own per worker; as anyone else, in user namespaces. Elsewhere it
     runs as the grader, which the output says."""
     from cnncourse.jail import as_root, available
-
 
     root, submitted, out = Path(root).resolve(), Path(submitted).resolve(), Path(out).resolve()
     db_url = db_url or load_config(root).CourseDirectory.get("db_url") or \

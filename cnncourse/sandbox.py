@@ -48,7 +48,7 @@ def _alarm(signum, frame):
 def main(workdir: str) -> int:
     from cnncourse import jail
 
-    jail.enter_from_env(workdir)  # where the grader runs as root: see jail.py
+    jail.enter_from_env(workdir)  # where the grading worker asks for one: see jail.py
     work = Path(workdir)
     spec = pickle.loads((work / "calls.pkl").read_bytes())  # written by the trusted side
     _limit(spec.get("memory_gb", 4.0), spec.get("cpu_s", 120))

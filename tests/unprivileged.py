@@ -9,21 +9,11 @@ child has no capabilities left, no groups, and the machine's other files as any 
 
 from __future__ import annotations
 
-import ctypes
 import os
 import sys
 import tempfile
 
-CLONE_NEWNS = 0x00020000
-MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
-
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def _mount(source, target, fstype, flags, data=None):
-    if _libc.mount(source and source.encode(), target.encode(), fstype and fstype.encode(),
-                   ctypes.c_ulong(flags), data and data.encode()) != 0:
-        raise OSError(ctypes.get_errno(), f"mount {target}")
+from cnncourse.jail import CLONE_NEWNS, MS_BIND, MS_PRIVATE, MS_REC, _check, _libc, _mount
 
 
 def _closed_ancestor(path: str) -> str | None:
@@ -40,8 +30,7 @@ def become(uid: int, also: tuple[str, ...] = ()) -> None:
     """Be `uid` from here on, able to reach this Python's prefixes and the folders `also`."""
     if os.geteuid() != 0:
         raise RuntimeError("become() is for tests that run as root")
-    if _libc.unshare(CLONE_NEWNS) != 0:
-        raise OSError(ctypes.get_errno(), "unshare")
+    _check(_libc.unshare(CLONE_NEWNS), "unshare")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     paths = []  # the outermost of nested paths only
     for p in sorted({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, *also)}, key=len):
