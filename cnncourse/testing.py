@@ -6,10 +6,16 @@ answers. Failures read like Karpathy's `cmp` line: the name, the largest differe
 
 from __future__ import annotations
 
+import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
+
+__all__ = ["Checks", "GroupResult", "check_close", "check_equal", "check_raises", "groups_in",
+           "python_steps"]
 
 
 def _as_array(name: str, value) -> np.ndarray:
@@ -100,3 +106,91 @@ def python_steps(fn: Callable, *args, **kwargs) -> int:
         if collecting:
             gc.enable()
     return count
+
+
+# ------------------------------------------------------------------------------ partial credit
+
+GROUP_LINE = re.compile(r"^group (passed|FAILED) (\d+(?:\.\d+)?)/(\d+(?:\.\d+)?): (.+)$")
+
+
+@dataclass(frozen=True)
+class GroupResult:
+    """How one group of checks in a test cell went: its description, never its code."""
+
+    description: str
+    passed: bool
+    earned: float
+    points: float
+
+    def line(self) -> str:
+        word = "passed" if self.passed else "FAILED"
+        return f"group {word} {self.earned:g}/{self.points:g}: {self.description}"
+
+
+class Checks:
+    """Partial credit for one test cell: its points are shared out over groups of checks.
+
+    nbgrader gives a test cell the number its last line evaluates to (partial credit) and
+    0 when the cell raises. So a hidden test cell reads::
+
+        checks = Checks(points=3)
+        with checks.group("values on 12 random shapes, kernels and strides vs PyTorch", 2):
+            ...  # plain asserts, check_close, ...
+        with checks.group("ValueError naming the argument for stride=0 and padding < 0", 1):
+            ...
+        checks.score()  # the cell's last line: the points of the groups that passed
+
+    A group whose code raises any `Exception` earns 0 of its points and the next group runs;
+    each group prints one line (``group passed 2/2: values ...``), which `groups_in` reads
+    back for the student's check, the feedback page and the grader's report. The groups'
+    points must add up to `points`, the cell's points in nbgrader's metadata.
+    """
+
+    def __init__(self, points: float):
+        self.points = float(points)
+        self.results: list[GroupResult] = []
+
+    @contextmanager
+    def group(self, description: str, points: float) -> Iterator[None]:
+        """Run the checks in the `with` block as one group worth `points`."""
+        try:
+            yield
+        except Exception as error:  # noqa: BLE001 - a failed check costs this group only
+            result = GroupResult(description, False, 0.0, float(points))
+            why = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            print(result.line())
+            print(f"    {type(error).__name__}: {why}"[:300].rstrip())
+        else:
+            result = GroupResult(description, True, float(points), float(points))
+            print(result.line())
+        self.results.append(result)
+
+    def score(self) -> float:
+        """The points earned: the cell's score when it is the cell's last line.
+
+        Raises:
+            ValueError: the groups' points do not add up to the cell's `points` (an error in
+                the test cell, not in the answer).
+        """
+        total = sum(r.points for r in self.results)
+        if abs(total - self.points) > 1e-9:
+            raise ValueError(f"the groups of this test cell are worth {total:g} points, the "
+                             f"cell {self.points:g}: fix the test cell")
+        return float(sum(r.earned for r in self.results))
+
+
+def groups_in(outputs) -> list[GroupResult]:
+    """The groups a test cell reported in its `outputs` (an executed cell's output list)."""
+    found = []
+    for output in outputs:
+        if output.get("output_type") != "stream":
+            continue
+        text = output.get("text", "")
+        text = "".join(text) if isinstance(text, list) else text
+        for line in text.splitlines():
+            match = GROUP_LINE.match(line)
+            if match:
+                word, earned, points, description = match.groups()
+                found.append(GroupResult(description, word == "passed", float(earned),
+                                         float(points)))
+    return found

@@ -1,7 +1,9 @@
 """The fairness harness: what every assignment's catalogues look like and how they are graded.
 
 A catalogue lives in tests/catalogues/<assignment>.py and defines two lists of `Variant`:
-MISTAKES (each must lose at least one point) and ALTERNATIVES (each must get full marks).
+MISTAKES (each must lose at least one point: wrong values), PARTIAL (right values, one rule
+missed, such as a missing ValueError: each must score strictly between the plain mistakes of
+the same answer and full marks) and ALTERNATIVES (each must get full marks).
 A variant replaces the code of one answer cell of the reference solution.
 """
 

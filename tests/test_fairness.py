@@ -2,7 +2,9 @@
 
 For each assignment in solutions/: the committed release is fresh and holds no answer; the
 reference solution gets full marks; the unanswered release gets 0 and still runs to the end;
-every catalogued mistake loses points; every catalogued alternative gets full marks.
+every catalogued mistake loses points; every catalogued partial answer (right values, one rule
+missed) scores strictly between the plain mistakes and full marks; every catalogued alternative
+gets full marks.
 All submissions of one assignment are autograded in one nbgrader process (one batch).
 """
 
@@ -81,7 +83,8 @@ def graded(assignment, tmp_path_factory):
         lean = slim(release)
         cells = cells_of(source)
         where_is = {}
-        for kind, prefix in (("MISTAKES", "mistake"), ("ALTERNATIVES", "alt")):
+        for kind, prefix in (("MISTAKES", "mistake"), ("PARTIAL", "partial"),
+                             ("ALTERNATIVES", "alt")):
             for i, group in enumerate(pack(variants(assignment, kind), cells)):
                 name = f"{prefix}s-{i:02d}"
                 subs[name] = with_answers(lean, {**reference, **{v.cell: v.code for v in group}})
@@ -191,3 +194,51 @@ def test_alternative_gets_full_marks(assignment, variant, tmp_path_factory):
         f"{_errors(result.notebook)[:3]}")
     assert result.score == result.max_score, (
         f"the submission holding {variant.name} lost points in {result.lost()}")
+
+
+def _last_line(source_cell: str) -> str:
+    """The last line of code (comments and markers are not code): its value is the score."""
+    code = [line.strip() for line in source_cell.splitlines()
+            if line.strip() and not line.strip().startswith("#")]
+    return code[-1] if code else ""
+
+
+def _groups(source_cell: str) -> int:
+    """How many groups of checks (partial credit) a test cell of the instructor notebook has."""
+    return source_cell.count("checks.group(")
+
+
+@pytest.mark.parametrize("assignment", _params())
+def test_hidden_tests_give_partial_credit(assignment):
+    """Every hidden test cell shares its points out over groups of checks (`Checks`), and every
+    answer whose hidden tests grade a rule besides the values has a catalogued partial answer."""
+    from cnncourse.notebooks import graded_cells
+
+    source = source_notebook(ROOT, assignment)
+    hidden = {c.grade_id: c.source for c in graded_cells(source)
+              if c.kind == "test" and "BEGIN HIDDEN TESTS" in c.source}
+    assert hidden, "no hidden test cells"
+    flat = [gid for gid, src in hidden.items() if _groups(src) < 1 or _last_line(src)
+            != "checks.score()"]
+    assert not flat, f"hidden test cells without groups of checks ending in checks.score(): {flat}"
+    partial = {v.cell for v in variants(assignment, "PARTIAL")}
+    ruled = {gid.removeprefix("test_").removesuffix("_hidden") for gid, src in hidden.items()
+             if _groups(src) >= 2}
+    missing = sorted(ruled - partial)
+    assert not missing, f"answers graded on several groups with no catalogued partial: {missing}"
+
+
+@pytest.mark.parametrize(("assignment", "variant"), _params("PARTIAL"))
+def test_partial_answer_scores_between_mistakes_and_full_marks(assignment, variant,
+                                                                tmp_path_factory):
+    """Right values with one rule missed (no ValueError for stride=0, say) loses points, but
+    fewer than any plain mistake of the same answer: the size of the mistake decides."""
+    score, most, result = judged(assignment, f"partial-{variant.name}", tmp_path_factory)
+    assert score < most, (
+        f"{variant.name} ({variant.note}) got full marks: the tests do not catch it")
+    plain = {m.name: judged(assignment, f"mistake-{m.name}", tmp_path_factory)[0]
+             for m in variants(assignment, "MISTAKES") if m.cell == variant.cell}
+    above = {name: s for name, s in plain.items() if s >= score}
+    assert not above, (
+        f"{variant.name} ({variant.note}) scored {score:g}/{most:g}, no more than the plain "
+        f"mistakes {above}: partial credit does not follow the size of the mistake")
