@@ -14,8 +14,8 @@ c.Execute.timeout = 120
 # waiting for a manual grade forever.
 c.OverwriteCells.add_missing_cells = True
 
-# Only a raised error fails a test cell: nbgrader would also give 0 to a test cell that wrote to
-# stderr (a warning, a progress bar). The same rule for Validate, autograde and cnncourse check.
-from cnncourse.scoring import stderr_is_not_a_failure  # noqa: E402
+# Only a raised error fails a test cell: nbgrader alone also gives 0 to a test cell that wrote to
+# stderr (a warning, a progress bar). One rule for Validate, autograde and `cnncourse check`.
+from cnncourse.scoring import only_errors_fail  # noqa: E402
 
-c.Execute.on_cell_executed = stderr_is_not_a_failure
+only_errors_fail()

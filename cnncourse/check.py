@@ -1,7 +1,9 @@
 """`cnncourse check NOTEBOOK`: run a notebook in a fresh kernel and say how each test went.
 
 nbgrader's own Validate exits 0 whatever happens; this exits 1 when a visible test fails, and
-shows one row per graded test cell, so a student knows what to fix before submitting.
+shows one row per graded test cell, so a student knows what to fix before submitting. A cell
+is scored by the rule `cnncourse grade` and Validate use (`cnncourse.scoring`): only a raised
+error fails it, and a cell that gives partial credit shows its groups of checks.
 """
 
 from __future__ import annotations
@@ -9,10 +11,12 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnncourse.notebooks import CourseError, graded_cells, read_notebook
+from cnncourse.scoring import cell_score
+from cnncourse.testing import GroupResult, groups_in
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _FRAME = re.compile(r"in (\w+)\(")
@@ -23,11 +27,15 @@ DEFAULT_TIMEOUT = 120
 class Row:
     question: str
     points: float
-    status: str  # "passed", "failed", "not answered", "hidden", "not run"
+    status: str  # "passed", "failed", "not answered", "hidden", "not run", "by hand"
     message: str = ""
+    score: float | None = None  # the points the cell earned, where it ran (partial credit)
+    groups: list[GroupResult] = field(default_factory=list)
 
     @property
     def earned(self) -> float:
+        if self.score is not None:
+            return self.score
         return self.points if self.status == "passed" else 0.0
 
 
@@ -101,15 +109,26 @@ def tabulate(nb, died: int | None = None) -> list[Row]:
             rows.append(Row(cell.grade_id, cell.points, "not run",
                             f"the kernel died in cell {died + 1}, before this test"))
             continue
-        failure = _failure(nb.cells[cell.index].get("outputs", []))
+        executed = nb.cells[cell.index]
+        outputs = executed.get("outputs", [])
+        failure = _failure(outputs)
+        score, most = cell_score(executed)
+        groups = groups_in(outputs)
         if failure is None and _is_hidden_only(cell.source):
             rows.append(Row(cell.grade_id, cell.points, "hidden", "runs when your work is graded"))
-        elif failure is None:
-            rows.append(Row(cell.grade_id, cell.points, "passed"))
+        elif failure is None and score is not None and score >= most:
+            rows.append(Row(cell.grade_id, cell.points, "passed", score=score, groups=groups))
+        elif failure is None:  # partial credit: some groups of checks failed
+            missed = [g.description for g in groups if not g.passed]
+            message = f"{score:g} of {most:g} points" + (
+                f"; failed: {missed[0]}" if missed else "")
+            rows.append(Row(cell.grade_id, cell.points, "failed", message, score=score,
+                            groups=groups))
         elif failure.startswith("not answered"):
-            rows.append(Row(cell.grade_id, cell.points, "not answered", failure))
+            rows.append(Row(cell.grade_id, cell.points, "not answered", failure, score=0.0))
         else:
-            rows.append(Row(cell.grade_id, cell.points, "failed", failure))
+            rows.append(Row(cell.grade_id, cell.points, "failed", failure, score=0.0,
+                            groups=groups))
     return rows
 
 
@@ -125,6 +144,10 @@ def render(rows: list[Row], width: int = 100) -> str:
         room = width - qw - 24
         message = r.message if len(r.message) <= room else r.message[: room - 3] + "..."
         lines.append(f"{r.question:<{qw}}  {r.points:>6g}  {mark:<12}  {message}".rstrip())
+        for g in r.groups:  # partial credit: each group of checks by its description
+            word = "passed" if g.passed else "FAILED"
+            lines.append(f"{'':<{qw}}  {g.earned:>3g}/{g.points:<2g}  {word:<12}  "
+                         f"{g.description}"[:width].rstrip())
     visible = [r for r in rows if r.status in ("passed", "failed", "not answered", "not run")]
     earned = sum(r.earned for r in visible)
     possible = sum(r.points for r in visible)

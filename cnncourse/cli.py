@@ -55,8 +55,16 @@ def _cmd_check(args) -> int:
 
 
 def _cmd_grade(args) -> int:
+    import warnings
+
+    from sqlalchemy.exc import SAWarning
+
     from cnncourse.course import find_root, resolve_assignments
     from cnncourse.grade import grade_class, summary
+
+    # nbgrader 0.9.6 trips SQLAlchemy 2's autoflush and relationship warnings (multi-line, on
+    # every run): they are about nbgrader's code, not the class, and say nothing to a grader
+    warnings.filterwarnings("ignore", category=SAWarning)
 
     root = find_root()
     submitted = Path(args.submitted)

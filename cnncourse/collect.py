@@ -7,20 +7,26 @@ plain nbgrader stops or drops students on invalid JSON, an empty file, duplicate
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
-from cnncourse.notebooks import nbgrader_meta
+from cnncourse.notebooks import (
+    EMPTY,
+    NOT_JSON,
+    NOT_NOTEBOOK,
+    NotebookFileError,
+    nbgrader_meta,
+    parse_notebook,
+)
 
 # statuses a submission can end with, besides "graded"
 MISSING = "missing notebook"
-EMPTY = "empty file"
-NOT_JSON = "not JSON"
-NOT_NOTEBOOK = "not a notebook"
+__all__ = ["EMPTY", "MISSING", "NOT_JSON", "NOT_NOTEBOOK", "UNREADABLE", "WRONG_ASSIGNMENT",
+           "Submission", "find", "students", "zip_collect"]
 WRONG_ASSIGNMENT = "wrong assignment"
+UNREADABLE = "could not be read"
 
 
 @dataclass
@@ -48,30 +54,25 @@ def find(submitted: Path, student: str, assignment: str, grade_ids: set[str]) ->
     found = [p for p in found if not p.name.startswith(".")]
     if expected.is_file():
         sub.path = expected
+        others = [p.name for p in found if p != expected]
+        if others:  # a copy (Untitled, -Copy1) may hold the work: a person should look
+            sub.flags.append(f"graded {expected.name}; also handed in, not graded: "
+                             + ", ".join(others))
     elif len(found) == 1:
         sub.path = found[0]
         sub.flags.append(f"renamed: graded {found[0].name} as {expected.name}")
     else:
         sub.problem = MISSING
         if found:
-            sub.flags.append(f"{len(found)} notebooks and none named {expected.name}")
-        return sub
-    raw = sub.path.read_bytes()
-    if not raw.strip():
-        sub.problem = EMPTY
+            sub.flags.append(f"{len(found)} notebooks and none named {expected.name}: "
+                             + ", ".join(p.name for p in found))
         return sub
     try:
-        data = json.loads(raw)
-        nb = nbformat.reads(json.dumps(data), as_version=4)
-    except (ValueError, UnicodeDecodeError):
-        sub.problem = NOT_JSON
-        return sub
-    except Exception as error:  # nbformat's own complaints: a JSON file that is no notebook
-        sub.problem = NOT_NOTEBOOK
-        sub.flags.append(str(error).splitlines()[0][:120])
-        return sub
-    if not isinstance(nb.get("cells"), list):
-        sub.problem = NOT_NOTEBOOK
+        nb = parse_notebook(sub.path.read_bytes(), sub.path.name)
+    except NotebookFileError as error:
+        sub.problem = error.status
+        if error.status == NOT_NOTEBOOK:
+            sub.flags.append(str(error)[:160])
         return sub
     _drop_duplicate_cells(nb, sub)
     present = {nbgrader_meta(c).get("grade_id") for c in nb.cells} - {None}
@@ -96,7 +97,7 @@ def _drop_duplicate_cells(nb, sub: Submission) -> None:
     ids, unique = set(), []
     for cell in kept:  # duplicated cell ids make the notebook invalid too
         if cell.get("id") in ids:
-            cell["id"] = f"{cell['id']}-{len(unique)}"
+            cell["id"] = f"{cell.get('id') or 'cell'}-{len(unique)}"
         ids.add(cell.get("id"))
         unique.append(cell)
     nb.cells = unique

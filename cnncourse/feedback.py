@@ -17,6 +17,7 @@ from nbformat.v4 import new_markdown_cell
 
 from cnncourse.notebooks import graded_cells, nbgrader_meta
 from cnncourse.release import find_leaks
+from cnncourse.testing import groups_in
 
 BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
 
@@ -27,21 +28,56 @@ def hidden_ids(source: nbformat.NotebookNode) -> set[str]:
             and BEGIN_HIDDEN in c.source}
 
 
+def taken_by_verification(verdict: dict, cells: dict | None = None) -> dict[str, str]:
+    """{test cell: why} for the test cells whose points verification took (`verify.reconcile`
+    sets them to 0 where the in-kernel tests gave full marks and verification refutes them)."""
+    taken = {}
+    for name, v in (verdict or {}).items():
+        if not getattr(v, "refuted", v is False):
+            continue
+        for gid in (f"test_{name}", f"test_{name}_hidden"):
+            if cells is None or (gid in cells and cells[gid][0] == 0):
+                taken[gid] = getattr(v, "reason", "") or f"`{name}` gave wrong results"
+    return taken
+
+
+def _taken_note(why: str) -> str:
+    return ("verification: 0 points for this test. The tests in your notebook passed, but "
+            f"{why}: something in the notebook changed what the tests saw (numpy, the checker, "
+            "the test itself?), so their verdict could not stand. Ask your instructor if "
+            "you think this is wrong.")
+
+
 def redact(graded: nbformat.NotebookNode, source: nbformat.NotebookNode,
-           release: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """The graded notebook with hidden-test source and tracebacks replaced by plain verdicts."""
+           release: nbformat.NotebookNode, taken: dict[str, str] | None = None,
+           ) -> nbformat.NotebookNode:
+    """The graded notebook with hidden-test source and tracebacks replaced by plain verdicts:
+    each group of checks by its description with passed/failed (partial credit), never its
+    code; and, on every test cell whose points verification took (`taken`: test cell -> why),
+    which verdict took them and why, in words."""
     hidden = hidden_ids(source)
+    taken = taken or {}
     shown = {nbgrader_meta(c).get("grade_id"): c.source for c in release.cells}
     out = copy.deepcopy(graded)
     for cell in out.cells:
         gid = nbgrader_meta(cell).get("grade_id")
-        if gid not in hidden:
-            continue
-        cell.source = shown.get(gid, "# hidden tests")
-        failed = any(o.get("output_type") == "error" for o in cell.get("outputs", []))
-        text = ("hidden tests: failed. Check your answer on other shapes, strides, paddings "
-                "and negative values." if failed else "hidden tests: passed.")
-        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text + "\n")]
+        if gid in hidden:
+            cell.source = shown.get(gid, "# hidden tests")
+            outputs = cell.get("outputs", [])
+            failed = any(o.get("output_type") == "error" for o in outputs)
+            lines = [g.line() for g in groups_in(outputs)]
+            if gid in taken:
+                lines.append("hidden tests: " + _taken_note(taken[gid]))
+            elif failed:
+                lines.append("hidden tests: failed. Check your answer on other shapes, strides, "
+                             "paddings and negative values.")
+            elif not lines:
+                lines.append("hidden tests: passed.")
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout",
+                                                   text="\n".join(lines) + "\n")]
+        elif gid in taken:
+            cell.setdefault("outputs", []).append(nbformat.v4.new_output(
+                "stream", name="stdout", text=_taken_note(taken[gid]) + "\n"))
     leaks = find_leaks(source, out, "feedback")
     if leaks:  # a student's own cell may repeat a hidden line by chance: keep theirs, say so
         leaks = [leak for leak in leaks if _in_test_cell(out, leak.cell)]
@@ -58,17 +94,62 @@ def _in_test_cell(nb, number: int) -> bool:
 
 def feedback_html(graded: nbformat.NotebookNode, source: nbformat.NotebookNode,
                   release: nbformat.NotebookNode, title: str,
-                  cells: dict[str, tuple[float, float]]) -> str:
-    """A standalone HTML page: a score table, then the redacted graded notebook."""
-    nb = redact(graded, source, release)
+                  cells: dict[str, tuple[float, float]], verdict: dict | None = None) -> str:
+    """A standalone HTML page: a score table, then the redacted graded notebook.
+
+    `cells` are the scores after verification, `verdict` what verification found
+    (`cnncourse.verify`): a test whose points it took says so, and why, in the table and in
+    the notebook."""
+    taken = taken_by_verification(verdict or {}, cells)
+    nb = redact(graded, source, release, taken)
     total = sum(s for s, _ in cells.values())
     most = sum(m for _, m in cells.values())
     lines = [f"# {html.escape(title)}", "", f"**Score: {total:g} / {most:g}** (autograded tests)",
-             "", "| test | points |", "|---|---|"]
-    lines += [f"| {gid} | {s:g} / {m:g} |" for gid, (s, m) in cells.items()]
+             "", "| test | points | note |", "|---|---|---|"]
+    lines += [f"| {gid} | {s:g} / {m:g} | "
+              + ("points taken by verification (see the test below)" if gid in taken else "")
+              + " |" for gid, (s, m) in cells.items()]
     nb.cells.insert(0, new_markdown_cell("\n".join(lines)))
-    body, _ = _exporter().from_notebook_node(nb)
+    body, _ = _exporter().from_notebook_node(renderable(nb))
     return body
+
+
+def renderable(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A copy of `nb` that keeps only the metadata the page reads, and that only well-typed.
+
+    nbconvert validates the notebook against nbformat's schema and its templates read
+    metadata as they expect it to be, so a notebook that JupyterLab or an extension left with
+    a widget state without `state`, tags that are not a list of strings or a `language` that is
+    not a string got no page. Kept: the notebook's kernelspec and language_info (the code's
+    lexer); a cell's nbgrader metadata, its tags (CSS classes on the page) and a raw cell's
+    raw_mimetype, the cell metadata nbconvert's lab template reads. It does not read
+    jupyter.source_hidden/outputs_hidden, collapsed or scrolled: the page shows every cell open.
+    """
+    out = copy.deepcopy(nb)
+    meta = out.get("metadata") if isinstance(out.get("metadata"), dict) else {}
+    kept: dict = {}
+    spec = meta.get("kernelspec")
+    if isinstance(spec, dict) and all(isinstance(spec.get(k), str) for k in ("name",
+                                                                              "display_name")):
+        kept["kernelspec"] = {k: v for k, v in spec.items() if isinstance(v, str)}
+    info = meta.get("language_info")
+    if isinstance(info, dict) and isinstance(info.get("name"), str):
+        kept["language_info"] = {k: v for k, v in info.items() if isinstance(v, str)
+                                 or (k == "codemirror_mode" and isinstance(v, dict))}
+    out.metadata = nbformat.from_dict(kept)
+    for cell in out.cells:
+        meta = cell.get("metadata") if isinstance(cell.get("metadata"), dict) else {}
+        kept = {}
+        if isinstance(meta.get("nbgrader"), dict):
+            kept["nbgrader"] = meta["nbgrader"]
+        tags = meta.get("tags")
+        if (isinstance(tags, list) and len(set(map(str, tags))) == len(tags)
+                and all(isinstance(t, str) and t and "," not in t for t in tags)):
+            kept["tags"] = tags
+        if cell.get("cell_type") == "raw" and isinstance(meta.get("raw_mimetype"), str):
+            kept["raw_mimetype"] = meta["raw_mimetype"]
+        cell.metadata = nbformat.from_dict(kept)
+    return out
 
 
 _EXPORTER = None

@@ -34,7 +34,7 @@ import nbformat
 from cnncourse import collect
 from cnncourse.course import CONFIG_NAME, load_config, nbgrader_api, run_api
 from cnncourse.notebooks import graded_cells, read_notebook
-from cnncourse.verify import reconcile
+from cnncourse.verify import reconcile, unverified
 
 GRADED = "graded"
 TIMED_OUT = "timed out"
@@ -54,6 +54,7 @@ class Row:
     seconds: float = 0.0
     notebook: str = ""  # the autograded notebook (JSON), for feedback
     feedback: str = ""  # its feedback page, rendered by the worker
+    groups: dict = field(default_factory=dict)  # test cell -> [GroupResult] (partial credit)
 
     def csv(self) -> dict:
         return {"student": self.student, "assignment": self.assignment, "status": self.status,
@@ -214,9 +215,7 @@ def _worker_main(conn, root: str, assignments: list[str], memory_gb: float,
 def _serve_jobs(conn, root, assignments, home, course, db, sandbox, zygote, memory_gb,
                 max_output, warm, jail) -> None:
     """The worker's loop: set up from the template, say ready, grade until told to stop."""
-    from nbgrader.api import Gradebook
-
-    from cnncourse.verify import load_probes, verify
+    from cnncourse.verify import load_probes
     from cnncourse.warmkernel import KERNEL_NAME
 
     message = conn.recv()  # the template the main process generated while this one started
@@ -231,59 +230,104 @@ def _serve_jobs(conn, root, assignments, home, course, db, sandbox, zygote, memo
     sources = {a: read_notebook(Path(root) / "solutions" / a / f"{a}.ipynb") for a in assignments}
     probes = {a: load_probes(Path(root), a) for a in assignments}
     conn.send({"ready": True})  # a student's time starts when the worker can grade
+    jobs = 0
     while True:
         job = conn.recv()
         if job is None:
             return
         student, assignment, text = job
-        folder = course / "submitted" / student / assignment
-        if folder.exists():
-            shutil.rmtree(folder)
-        folder.mkdir(parents=True)
-        (folder / f"{assignment}.ipynb").write_text(text)
-        if warm:
-            zygote.ensure()  # a student may have killed it: the next one starts warm again
-        result = apis[assignment].autograde(assignment, student, force=True, create=True)
-        log = (result.get("log") or "") + (result.get("error") or "")
-        cells = {}
-        with Gradebook(f"sqlite:///{db}") as gb:
-            try:
-                sub = gb.find_submission_notebook(assignment, assignment, student)
-                for g in sub.grades:
-                    if g.cell.cell_type == "code" and g.max_score:
-                        cells[g.name] = (float(g.auto_score or 0), float(g.max_score))
-            except Exception:
-                cells = {}
-        graded = course / "autograded" / student / assignment / f"{assignment}.ipynb"
-        verdict = {}
-        if cells and probes[assignment]:  # outside the kernel nbgrader used: see verify.py
-            submission = nbformat.reads(text, as_version=4)
-            verdict = verify(submission, releases[assignment], probes[assignment],
-                             memory_gb=min(memory_gb, 4.0) if memory_gb > 0 else 4.0,
-                             sandbox=sandbox)
-        notebook, cut = cap_outputs(graded.read_text() if graded.exists() else "",
-                                    max_output)
-        keep = {x.proc.pid for x in (sandbox, zygote) if x is not None and x.proc is not None}
-        strays = _kill_strays(keep) + _kill_jail_user(jail)  # and what got away from this one
-        conn.send({"success": bool(result.get("success")), "log": log[-4000:],
-                   "cells": cells, "notebook": notebook, "verdict": verdict,
-                   "cut": cut, "strays": strays})
-        if notebook and cells:  # feedback while the main process hands out the next job
-            conn.send(_feedback(notebook, sources[assignment], releases[assignment],
-                                f"{assignment}: {student}", cells, verdict))
+        jobs += 1
+        # nbgrader globs and formats paths with the student id: `li[2]` or `a*b` would not
+        # match their own folder. Here, each student is an id nbgrader reads as it is; the
+        # course gradebook gets the real one (`_record`).
+        alias = f"student{jobs:06d}"
+        try:
+            reply, page = _grade_one(text, assignment, alias, f"{assignment}: {student}",
+                                     course, db, apis[assignment], releases[assignment],
+                                     sources[assignment], probes[assignment], sandbox, zygote,
+                                     memory_gb, max_output, warm, jail)
+        except Exception as error:  # noqa: BLE001 - one submission's fault is its own row
+            reply, page = {"success": False, "log": "", "cells": {}, "notebook": "",
+                           "verdict": {}, "cut": 0, "strays": 0,
+                           "error": f"{type(error).__name__}: {error}"[:300]}, None
+        conn.send(reply)
+        if page is not None:  # feedback while the main process hands out the next job
+            conn.send(page)
         _reset(home, course, template)  # the next student's kernel finds nothing of this one
+
+
+def _grade_one(text, assignment, alias, title, course, db, api, release, source, probes,
+               sandbox, zygote, memory_gb, max_output, warm, jail) -> tuple[dict, dict | None]:
+    """Grade one notebook in the worker's scratch course: nbgrader's autograde, verification,
+    strays killed, outputs capped, the feedback page. (The reply, the page or None.)"""
+    from nbgrader.api import Gradebook
+
+    from cnncourse.verify import verify
+
+    folder = course / "submitted" / alias / assignment
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    (folder / f"{assignment}.ipynb").write_text(text)
+    if warm:
+        zygote.ensure()  # a student may have killed it: the next one starts warm again
+    result = api.autograde(assignment, alias, force=True, create=True)
+    log = (result.get("log") or "") + (result.get("error") or "")
+    cells = {}
+    with Gradebook(f"sqlite:///{db}") as gb:
+        try:
+            sub = gb.find_submission_notebook(assignment, assignment, alias)
+            for g in sub.grades:
+                if g.cell.cell_type == "code" and g.max_score:
+                    cells[g.name] = (float(g.auto_score or 0), float(g.max_score))
+        except Exception:
+            cells = {}
+    graded = course / "autograded" / alias / assignment / f"{assignment}.ipynb"
+    graded_text = graded.read_text() if graded.exists() else ""
+    verdict = {}
+    if cells and probes and graded_text:  # outside the kernel nbgrader used: see verify.py
+        verdict = verify(nbformat.reads(graded_text, as_version=4), release, probes,
+                         memory_gb=min(memory_gb, 4.0) if memory_gb > 0 else 4.0,
+                         sandbox=sandbox)
+    notebook, cut = cap_outputs(graded_text, max_output)
+    keep = {x.proc.pid for x in (sandbox, zygote) if x is not None and x.proc is not None}
+    strays = _kill_strays(keep) + _kill_jail_user(jail)  # and what got away from this one
+    groups = _groups(notebook) if notebook else {}
+    reply = {"success": bool(result.get("success")), "log": log[-4000:], "cells": cells,
+             "notebook": notebook, "verdict": verdict, "cut": cut, "strays": strays,
+             "groups": groups}
+    page = None
+    if notebook and cells:
+        page = _feedback(notebook, source, release, title, cells, verdict)
+    return reply, page
+
+
+def _groups(notebook: str) -> dict:
+    """{test cell: [GroupResult, ...]} for every test cell that gives partial credit."""
+    from cnncourse.scoring import is_test_cell
+    from cnncourse.testing import groups_in
+
+    nb = nbformat.reads(notebook, as_version=4)
+    found = {}
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid and is_test_cell(cell):
+            groups = groups_in(cell.get("outputs", []))
+            if groups:
+                found[gid] = groups
+    return found
 
 
 def _feedback(notebook: str, source, release, title: str, cells, verdict) -> dict:
     """The feedback page of one graded notebook, hidden tests redacted (see feedback.py), with
     the scores after verification."""
     from cnncourse.feedback import feedback_html
-    from cnncourse.verify import reconcile
 
     try:
         graded = nbformat.reads(notebook, as_version=4)
         scores, _ = reconcile(cells, verdict or {})
-        return {"feedback": feedback_html(graded, source, release, title, scores)}
+        return {"feedback": feedback_html(graded, source, release, title, scores,
+                                          verdict=verdict or {})}
     except Exception as error:  # feedback is a courtesy: never lose the grade over it
         return {"feedback_error": str(error).splitlines()[0][:100] if str(error) else "error"}
 
@@ -349,12 +393,22 @@ def _verdict(reply: dict) -> tuple[str, dict]:
     cells = reply["cells"]
     if reply["success"] and cells:
         return GRADED, cells
-    log = reply["log"]
+    log = reply["log"] + reply.get("error", "")
     if "DeadKernel" in log or "Kernel died" in log or "kernel died" in log.lower():
         return KERNEL_DIED, {}
     if "Timeout" in log or "timed out" in log.lower():
         return TIMED_OUT, {}
     return GRADER_FAILED, {}
+
+
+def _why_failed(reply: dict) -> str:
+    """The reason nbgrader's autograde gave nothing, in one line, for the row's flags."""
+    if reply.get("error"):
+        return f"grading failed: {reply['error']}"
+    lines = [line.strip() for line in reply.get("log", "").splitlines() if line.strip()]
+    errors = [line for line in lines if "error" in line.lower()] or lines
+    return f"nbgrader's autograde failed: {errors[-1][:200]}" if errors else \
+        "nbgrader's autograde failed and said nothing"
 
 
 def _finish(w: Worker, row: Row) -> Row:
@@ -388,11 +442,19 @@ def _collect_from(w: Worker, ready, timeout: float, max_output_mb: float) -> Row
             return None
         student, a, _ = w.job
         status, cells = _verdict(msg)
-        cells, disagree = reconcile(cells, msg.get("verdict") or {})
-        row = Row(student, a, status, cells=cells, notebook=msg["notebook"])
-        if disagree:
-            row.flags.append("verification refutes the in-kernel tests of "
-                             + ", ".join(disagree) + ": their points set to 0")
+        verdict = msg.get("verdict") or {}
+        cells, disagree = reconcile(cells, verdict)
+        row = Row(student, a, status, cells=cells, notebook=msg["notebook"],
+                  groups=msg.get("groups") or {})
+        if status == GRADER_FAILED:
+            row.flags.append(_why_failed(msg))
+        for name in disagree:
+            why = getattr(verdict[name], "reason", "") or "wrong results"
+            row.flags.append(f"verification refutes the in-kernel tests of {name} ({why}): "
+                             "their points set to 0")
+        for name, why in unverified(verdict).items():
+            row.flags.append(f"could not verify {name} ({why}): no points taken, a person "
+                             "should look")
         if msg.get("cut"):
             row.flags.append(f"{msg['cut'] / 2**20:.1f} MB of output over the "
                              f"{max_output_mb:g} MB limit cut from the notebook")
@@ -447,7 +509,12 @@ def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, 
         grade_ids[a] = {c.grade_id for c in cells}
     for student in everyone:
         for a in assignments:
-            sub = collect.find(submitted, student, a, grade_ids[a])
+            try:
+                sub = collect.find(submitted, student, a, grade_ids[a])
+            except Exception as error:  # noqa: BLE001 - one file never stops the class
+                first = str(error).splitlines()[0][:200] if str(error) else ""
+                sub = collect.Submission(student, a, problem=collect.UNREADABLE,
+                                         flags=[f"{type(error).__name__}: {first}"])
             if sub.problem:
                 rows.append(Row(student, a, sub.problem, flags=sub.flags))
             else:
@@ -540,6 +607,8 @@ def _write_feedback(root: Path, rows: list[Row], where: Path) -> None:
     cache = {}
     for row in rows:
         if row.status != GRADED or not row.notebook:
+            # a page from an earlier run would show a grade this run did not give
+            (where / row.student / f"{row.assignment}.html").unlink(missing_ok=True)
             continue
         a = row.assignment
         if a not in cache:
@@ -552,6 +621,7 @@ def _write_feedback(root: Path, rows: list[Row], where: Path) -> None:
             target.write_text(row.feedback)
             continue
         if any(f.startswith("no feedback") for f in row.flags):
+            target.unlink(missing_ok=True)
             continue
         try:
             graded = nbformat.reads(row.notebook, as_version=4)
@@ -623,12 +693,18 @@ def _register(root: Path, assignments: list[str], db_url: str) -> None:
 
 
 def _record(rows: list[Row], db_url: str) -> None:
-    """Write graded rows into the course gradebook; others leave no score there."""
-    from nbgrader.api import Gradebook
+    """Write graded rows into the course gradebook. A row that could not be graded leaves no
+    score there: a submission graded before (and since replaced by an empty file, say) is
+    removed, so the gradebook and `nbgrader export` never show a score grades.csv does not."""
+    from nbgrader.api import Gradebook, MissingEntry
 
     with Gradebook(db_url) as gb:
         for row in rows:
             if row.status != GRADED:
+                try:
+                    gb.remove_submission(row.assignment, row.student)
+                except MissingEntry:
+                    pass
                 continue
             gb.update_or_create_student(row.student)
             submission = gb.update_or_create_submission(row.assignment, row.student)

@@ -18,30 +18,80 @@ class CourseError(Exception):
     """A problem the user can fix; the CLI prints its message as one sentence, no traceback."""
 
 
+class NotebookFileError(CourseError):
+    """A file that is no notebook; `status` says which way, in grades.csv's words."""
+
+    def __init__(self, message: str, status: str):
+        super().__init__(message)
+        self.status = status
+
+
+EMPTY = "empty file"
+NOT_JSON = "not JSON"
+NOT_NOTEBOOK = "not a notebook"
+
+
+def parse_notebook(raw: bytes, name: str = "the notebook") -> nbformat.NotebookNode:
+    """A notebook file's bytes as a normalised nbformat 4.5 notebook: what every reader uses.
+
+    Accepts every notebook nbformat reads (v3, and v4.0 to v4.5 as Colab, VS Code, JupyterLab
+    3/4 and Notebook 6/7 write them), in UTF-8 with or without a byte-order mark (or UTF-16/32,
+    which JSON allows). Cells without ids (before 4.5) get ids, duplicated ids are made unique.
+
+    Raises:
+        NotebookFileError: empty, not JSON, or JSON that is no notebook; the message says
+            what to do, `status` is EMPTY, NOT_JSON or NOT_NOTEBOOK.
+    """
+    if not raw.strip() or not raw.strip(b"\xef\xbb\xbf \t\r\n"):
+        raise NotebookFileError(f"{name} is empty: it is not a notebook. Download it again "
+                                "from Jupyter.", EMPTY)
+    try:
+        data = json.loads(raw)  # bytes: JSON's own encoding detection, a UTF-8 BOM included
+    except (ValueError, UnicodeDecodeError) as exc:
+        where = f" (line {exc.lineno}, column {exc.colno}: {exc.msg})" \
+            if isinstance(exc, json.JSONDecodeError) else ""
+        raise NotebookFileError(f"{name} is not a notebook: it is not valid JSON{where}. "
+                                "Open it in Jupyter or take a fresh copy.", NOT_JSON) from None
+    if not isinstance(data, dict) or not isinstance(data.get("cells", data.get("worksheets")),
+                                                    list):
+        raise NotebookFileError(f"{name} is JSON but not a Jupyter notebook (no cells).",
+                                NOT_NOTEBOOK)
+    try:
+        nb = nbformat.reads(json.dumps(data), as_version=4)
+        return normalize(nb)
+    except Exception as exc:  # nbformat raises several types for malformed notebooks
+        first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise NotebookFileError(f"{name} is JSON but not a Jupyter notebook ({first}).",
+                                NOT_NOTEBOOK) from None
+
+
+def normalize(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """`nb` (any v4 minor) upgraded to nbformat 4.5 with nbformat's own upgrade: every cell
+    has a unique id. Returns the notebook."""
+    if nb.get("nbformat_minor", 0) < 5:
+        nb = nbformat.v4.upgrade(nb, from_version=4, from_minor=nb.get("nbformat_minor", 0))
+        nb.metadata.pop("orig_nbformat_minor", None)
+    seen = set()
+    for index, cell in enumerate(nb.cells):
+        if not isinstance(cell.get("id"), str) or not cell["id"] or cell["id"] in seen:
+            cell["id"] = f"cell-{index}-{len(seen)}"
+        seen.add(cell["id"])
+    return nb
+
+
 def read_notebook(path: str | Path) -> nbformat.NotebookNode:
-    """Read a notebook (nbformat v4), or raise CourseError saying what is wrong with the file."""
+    """Read a notebook (normalised to nbformat 4.5, see `parse_notebook`), or raise CourseError
+    saying what is wrong with the file."""
     path = Path(path)
     if not path.exists():
         raise CourseError(f"{path}: no such file. Check the path (tab completion helps).")
     if path.is_dir():
         raise CourseError(f"{path} is a folder; give the .ipynb file inside it.")
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CourseError(f"{path}: cannot be read as text ({exc}).") from None
-    if not text.strip():
-        raise CourseError(f"{path} is empty: it is not a notebook. Download it again from Jupyter.")
-    try:
-        json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CourseError(
-            f"{path} is not a notebook: it is not valid JSON (line {exc.lineno}, column "
-            f"{exc.colno}: {exc.msg}). Open it in Jupyter or take a fresh copy."
-        ) from None
-    try:
-        return nbformat.reads(text, as_version=4)
-    except Exception as exc:  # nbformat raises several types for malformed notebooks
-        raise CourseError(f"{path} is JSON but not a Jupyter notebook ({exc}).") from None
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise CourseError(f"{path}: cannot be read ({exc}).") from None
+    return parse_notebook(raw, str(path))
 
 
 def write_notebook(nb: nbformat.NotebookNode, path: str | Path) -> None:

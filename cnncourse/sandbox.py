@@ -3,10 +3,11 @@
     python -m cnncourse.sandbox WORKDIR     # one run in this fresh interpreter
     python -m cnncourse.sandbox --serve     # a fork server: one forked child per request
 
-Reads WORKDIR/calls.pkl (written by the trusted grader: the answer code and the calls to make),
-runs the code under resource limits, and writes each call's result as plain ``.npy`` arrays
-(never pickles) plus a small JSON note. Whatever the code patches here (numpy, builtins,
-``__eq__``) stays here: the comparison happens in another process.
+Reads WORKDIR/calls.pkl (written by the trusted grader: the notebook's code cells and the calls
+to make), runs the cells in an IPython shell as a kernel would (magics and ``!`` lines
+included) under resource limits, notes each cell that raises, and writes each call's result
+as plain ``.npy`` arrays (never pickles) plus a small JSON note. Whatever the code patches
+here (numpy, builtins, ``__eq__``) stays here: the comparison happens in another process.
 
 A fresh interpreter spends ~4 s importing numpy, torch and matplotlib before the first answer
 line runs. The server imports them once and forks a child per request (milliseconds); each
@@ -45,6 +46,22 @@ def _alarm(signum, frame):
     raise TimeoutError("this answer cell ran too long")
 
 
+def _shell():
+    """An IPython shell that runs cells as ipykernel does, minus the kernel: no history file,
+    and ``%matplotlib inline`` accepted (there is no event loop to start; plots draw off
+    screen)."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    class SandboxShell(InteractiveShell):
+        def enable_gui(self, gui=None):
+            pass
+
+    config = Config()
+    config.HistoryManager.enabled = False
+    return SandboxShell.instance(config=config)
+
+
 def main(workdir: str) -> int:
     from cnncourse import jail
 
@@ -59,15 +76,21 @@ def main(workdir: str) -> int:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)  # the answer code's prints go nowhere
     signal.signal(signal.SIGALRM, _alarm)
-    namespace = {"__name__": "__answers__"}
+    os.environ["IPYTHONDIR"] = str(work / "ipython")
+    shell = _shell()
+    namespace = shell.user_ns
     for i, code in enumerate(spec["cells"]):
         signal.alarm(spec.get("cell_s", 30))
         try:
-            exec(compile(code, f"<answer cell {i}>", "exec"), namespace)
-        except BaseException as error:  # noqa: BLE001 - a broken cell is the student's, go on
-            (out / f"cell{i}.json").write_text(json.dumps({"error": type(error).__name__}))
+            result = shell.run_cell(code, store_history=False)
+            error = result.error_before_exec or result.error_in_exec
+        except BaseException as raised:  # noqa: BLE001 - a broken cell is the student's, go on
+            error = raised
         finally:
             signal.alarm(0)
+        if error is not None:
+            (out / f"cell{i}.json").write_text(json.dumps({"error": type(error).__name__}))
+    (out / "cells.json").write_text(json.dumps({"ran": len(spec["cells"])}))
     for i, code in enumerate(spec.get("helpers", [])):  # the grader's adapters, defined last
         signal.alarm(spec.get("cell_s", 30))
         try:
@@ -99,7 +122,8 @@ def main(workdir: str) -> int:
     return 0
 
 
-PRELOAD = ("numpy", "torch", "torch.nn", "torch.nn.functional", "matplotlib", "matplotlib.pyplot",
+PRELOAD = ("IPython.core.interactiveshell", "numpy", "torch", "torch.nn", "torch.nn.functional",
+           "matplotlib", "matplotlib.pyplot",
            "cnncourse.plot", "cnncourse.images", "cnncourse.timing", "cnncourse.testing",
            "cnncourse.architectures", "cnncourse.charts", "cnncourse.curves", "cnncourse.data",
            "cnncourse.pooling_plots", "cnncourse.device", "cnncourse.diagnostics")

@@ -4,21 +4,23 @@
 nbgrader's `determine_grade` gives a test cell 0 points when it raised an error *or when it
 wrote anything to stderr*: a NumPy or PyTorch warning, a progress bar, a `logging` line. A
 correct answer must not lose its points over that. Here only a raised error fails a test
-cell; otherwise nbgrader's rule stands: the number a test cell's last line evaluates to is
-its (partial) score (see `cnncourse.testing.Checks`), anything else is full marks.
+cell; otherwise nbgrader's rule stands: the number a test cell's last line evaluates to is its
+(partial) score (see `cnncourse.testing.Checks`), anything else is full marks.
 
-nbgrader itself is told through the course's ``nbgrader_config.py``: its kernel runner
-(nbclient, under nbgrader's `Execute`) calls `stderr_is_not_a_failure` after every cell, and
-that turns a test cell's stderr streams into stdout streams (the text stays, in order). Both
-Validate (the server extension reads the course config) and autograde run it; `cell_score`
-applies the same rule to a notebook executed elsewhere (`cnncourse check`).
+nbgrader has no setting for this, and its scorer is called from two places (the Validate
+button's server extension and autograde's SaveAutoGrades), so the course's
+``nbgrader_config.py`` calls `only_errors_fail`, which wraps ``nbgrader.utils.determine_grade``
+in every process that loads the course config: the Jupyter server (Validate), ``nbgrader
+autograde`` and the `cnncourse grade` workers. Outputs stay as they are (a warning still shows
+as stderr in the feedback). `cell_score` applies the same rule to a notebook executed
+elsewhere (`cnncourse check`). nbgrader is pinned (0.9.6); a test holds the rule against it.
 """
 
 from __future__ import annotations
 
 import copy
 
-__all__ = ["cell_score", "is_test_cell", "stderr_is_not_a_failure"]
+__all__ = ["cell_score", "is_test_cell", "only_errors_fail", "without_stderr"]
 
 
 def is_test_cell(cell) -> bool:
@@ -28,25 +30,41 @@ def is_test_cell(cell) -> bool:
         and not meta.get("solution")
 
 
-def stderr_is_not_a_failure(cell, **_) -> None:
-    """nbclient's ``on_cell_executed`` hook: a test cell's stderr output becomes stdout.
-
-    Configured in ``nbgrader_config.py`` as ``c.Execute.on_cell_executed``; nbclient calls it
-    once a cell's outputs are all in, before nbgrader reads them."""
-    if not is_test_cell(cell):
-        return
-    for output in cell.get("outputs", []):
-        if output.get("output_type") == "stream" and output.get("name") == "stderr":
-            output["name"] = "stdout"
-
-
-def cell_score(cell) -> tuple[float | None, float]:
-    """(score, max) of a graded cell of an executed notebook, as `cnncourse grade` gives it.
-
-    nbgrader's own `determine_grade`, on a copy of the cell whose stderr counts as stdout.
-    The score is None for a cell graded by hand, and for an answer cell."""
-    from nbgrader.utils import determine_grade
-
+def without_stderr(cell):
+    """A copy of `cell` without its stderr stream outputs."""
     cell = copy.deepcopy(cell)
-    stderr_is_not_a_failure(cell)
-    return determine_grade(cell)
+    if "outputs" in cell:
+        cell["outputs"] = [o for o in cell["outputs"] if not (
+            o.get("output_type") == "stream" and o.get("name") == "stderr")]
+    return cell
+
+
+def _nbgrader_rule():
+    import nbgrader.utils
+
+    rule = nbgrader.utils.determine_grade
+    return getattr(rule, "__wrapped__", rule)
+
+
+def cell_score(cell, log=None) -> tuple[float | None, float]:
+    """(score, max) of a graded cell of an executed notebook, as `cnncourse grade` gives it:
+    nbgrader's own `determine_grade`, on a copy of the cell without its stderr output. The
+    score is None for a cell graded by hand and for an answer cell that was changed."""
+    return _nbgrader_rule()(without_stderr(cell), log)
+
+
+def only_errors_fail() -> None:
+    """Make nbgrader score test cells by `cell_score` in this process (idempotent)."""
+    import functools
+
+    import nbgrader.utils
+
+    rule = _nbgrader_rule()
+    if nbgrader.utils.determine_grade is not rule:
+        return  # already wrapped
+
+    @functools.wraps(rule)
+    def determine_grade(cell, log=None):
+        return rule(without_stderr(cell), log)
+
+    nbgrader.utils.determine_grade = determine_grade

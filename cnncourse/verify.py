@@ -1,15 +1,28 @@
 """Verifying answers outside the student's interpreter, so a test cell cannot be fooled.
 
 nbgrader runs the tests in the same kernel as the student's code: an answer cell that patches
-``numpy.testing``, ``print`` or ``__eq__`` fools them. Here the answer cells (and the trusted
-setup cell of the release) run in a separate, resource-limited process (`cnncourse.sandbox`)
-on seeded inputs and hand back plain ``.npy`` arrays; this process judges them against PyTorch
-or against properties (the probes of each assignment, `tests/probes/<assignment>.py` in the
-course: instructor material like the hidden tests, not part of the package students read).
+``numpy.testing``, ``print`` or ``__eq__`` fools them. Here the student's program is run again
+in a separate, resource-limited process (`cnncourse.sandbox`), as the kernel ran it: the code
+cells of the graded notebook (every cell but the test cells), IPython syntax included, in an
+IPython shell. Then the graded functions are called on seeded inputs and hand back plain
+``.npy`` arrays, which this process judges against PyTorch or against properties (the probes
+of each assignment, `tests/probes/<assignment>.py` in the course: instructor material like the
+hidden tests, not part of the package students read).
 
-A verdict is per graded function. It only ever lowers a score: where nbgrader gave an answer
-full marks but its verification fails, the answer's test cells get 0 and the row is flagged.
-Partly right answers that nbgrader already marked down are left as nbgrader graded them.
+To stay fast, the first run takes only the cells the answers can need: the first code cell,
+the answer cells, every cell the student added or edited, and any cell that binds a name one
+of those reads. Where a cell raises there that raised nothing in the kernel, or a graded
+function misses a name, the whole program runs again.
+
+A verdict is per graded function, one of three (`Verdict`):
+
+- ``verified``: the results are right;
+- ``refuted``: the program ran as it did in the kernel, and the results are wrong. Only this
+  lowers a score: where nbgrader gave the answer full marks, its test cells get 0 and the row
+  is flagged (partly right answers that nbgrader already marked down keep nbgrader's points);
+- ``could not verify``: the program did not run here as in the kernel (a cell raised here and
+  not there, a graded function was missing or ran out of time). A flag for a person; no points
+  are taken. A false tampering flag on honest work is the worst thing a grader can print.
 """
 
 from __future__ import annotations
@@ -33,8 +46,40 @@ from pathlib import Path
 import numpy as np
 
 from cnncourse.notebooks import nbgrader_meta
+from cnncourse.scoring import is_test_cell
 
 PROBES = "tests/probes"  # in the course root, beside the tests: instructor material
+
+VERIFIED, REFUTED, UNVERIFIED = "verified", "refuted", "could not verify"
+# what a call may end with when the program did not run here as in the kernel
+_NOT_RUN_HERE = {"NameError": "is not defined when the notebook's cells run again",
+                 "TimeoutError": "ran out of time", "MemoryError": "ran out of memory"}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What verification found for one graded function: `status` is VERIFIED, REFUTED or
+    UNVERIFIED, `reason` says why in words (empty when verified). True when verified."""
+
+    status: str
+    reason: str = ""
+
+    def __bool__(self) -> bool:
+        return self.status == VERIFIED
+
+    @property
+    def refuted(self) -> bool:
+        return self.status == REFUTED
+
+
+@dataclass(frozen=True)
+class Step:
+    """One code cell of the student's program: its place in the notebook (0-based), its code,
+    and the error the kernel raised in it (its name; None when it raised nothing)."""
+
+    index: int
+    code: str
+    kernel_error: str | None = None
 
 
 @dataclass
@@ -95,12 +140,60 @@ def load_probes(root: Path, assignment: str, where: str | Path = PROBES) -> list
     return list(module.PROBES)
 
 
-def answer_code(submission, release) -> list[str]:
-    """The release's setup cell (trusted), then the student's answer cells, in order."""
-    setup = next((c.source for c in release.cells if c.cell_type == "code"), "")
-    answers = [c.source for c in submission.cells if c.cell_type == "code"
-               and nbgrader_meta(c).get("solution")]
-    return [setup, *answers]
+def program(notebook) -> list[Step]:
+    """The code cells the kernel ran, in order, but the test cells (nbgrader's, restored).
+
+    `notebook` is best the graded notebook nbgrader executed: its outputs say which cells
+    raised. A notebook without outputs counts as one in which no cell raised."""
+    steps = []
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type != "code" or is_test_cell(cell) or not cell.source.strip():
+            continue
+        error = next((o.get("ename") or "Error" for o in cell.get("outputs", [])
+                      if o.get("output_type") == "error"), None)
+        steps.append(Step(index, cell.source, error))
+    return steps
+
+
+def _names(code: str) -> tuple[set[str], set[str]]:
+    """(names the code binds at the top level, names it reads), IPython syntax allowed; a cell
+    that does not parse binds nothing and reads every word."""
+    import ast
+    import re
+
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        tree = ast.parse(TransformerManager().transform_cell(code))
+    except (SyntaxError, ValueError, ImportError):
+        return set(), set(re.findall(r"[A-Za-z_]\w*", code))
+    binds, reads = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (binds if isinstance(node.ctx, ast.Store) else reads).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            binds.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            binds.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return binds, reads
+
+
+def needed(steps: list[Step], submission, release) -> list[Step]:
+    """The steps the answers can need: the first code cell, the answer cells, every cell that
+    is not one of the release's own cells unchanged (added or edited by the student), and,
+    until nothing changes, every cell that binds a name one of those reads."""
+    answer_ids = {i for i, c in enumerate(submission.cells) if nbgrader_meta(c).get("solution")}
+    shipped = {c.source for c in release.cells if c.cell_type == "code"}
+    first = steps[0].index if steps else -1
+    keep = {s.index for s in steps if s.index == first or s.index in answer_ids
+            or s.code not in shipped}
+    names = {s.index: _names(s.code) for s in steps}
+    while True:
+        wanted = set().union(*(names[i][1] for i in keep)) if keep else set()
+        more = {s.index for s in steps if s.index not in keep and names[s.index][0] & wanted}
+        if not more:
+            return [s for s in steps if s.index in keep]
+        keep |= more
 
 
 def _sandbox_env() -> dict:
@@ -203,10 +296,13 @@ def _fresh_run(work: Path, timeout: float) -> None:
     proc.wait()
 
 
-def verify(submission, release, probes: list[Probe], *, seed: int = 0, timeout: float = 120,
-           memory_gb: float = 4.0, sandbox: Sandbox | None = None) -> dict[str, bool]:
-    """{function: verified?} for every probe, from one sandbox run of the answer cells
-    (in `sandbox`, a warm fork server, when given; else in a fresh interpreter)."""
+def verify(notebook, release, probes: list[Probe], *, seed: int = 0, timeout: float = 120,
+           memory_gb: float = 4.0, sandbox: Sandbox | None = None) -> dict[str, Verdict]:
+    """{function: Verdict} for every probe (see the module's docstring).
+
+    `notebook` is the program to run again: best the graded notebook nbgrader executed (its
+    outputs say which cells raised in the kernel), or a submission. Runs in `sandbox`, a warm
+    fork server, when given; else in a fresh interpreter."""
     if not probes:
         return {}
     rng = np.random.default_rng(seed)
@@ -215,26 +311,87 @@ def verify(submission, release, probes: list[Probe], *, seed: int = 0, timeout: 
         for args, kwargs in probe.cases(rng):
             calls.append((probe.call or probe.function, args, kwargs))
             owner.append(probe)
+    helpers = list(dict.fromkeys(p.helper for p in probes if p.helper))
+    steps = program(notebook)
+    first = needed(steps, notebook, release)
+    run = _run(first, helpers, calls, timeout, memory_gb, sandbox)
+    diverged = _diverged(first, run[0])
+    if first != steps and (diverged or any(g == "NameError" for g in run[1])):
+        run = _run(steps, helpers, calls, timeout, memory_gb, sandbox)  # the whole program
+        diverged = _diverged(steps, run[0])
+    results = run[1]
+    verdict = {}
+    for probe in probes:
+        bad, failed = False, None
+        for k, (p, (_, args, kwargs)) in enumerate(zip(owner, calls, strict=True)):
+            if p is not probe:
+                continue
+            try:
+                ok = results[k] is not None and bool(probe.judge(args, kwargs, results[k]))
+            except Exception:
+                ok = False
+            if not ok:
+                bad, failed = True, results[k]
+                break
+        verdict[probe.function] = _verdict(probe.function, bad, failed, diverged)
+    return verdict
+
+
+def _verdict(function: str, bad: bool, failed, diverged: str) -> Verdict:
+    """The verdict on `function`: `bad` when a call failed its judge, `failed` what that call
+    gave back (None: nothing, the process ended), `diverged` how the program's run here
+    differed from the kernel's ('' when it did not)."""
+    if not bad:
+        return Verdict(VERIFIED)
+    if isinstance(failed, str) and failed in _NOT_RUN_HERE:
+        return Verdict(UNVERIFIED, f"`{function}` {_NOT_RUN_HERE[failed]} outside the notebook")
+    if diverged:
+        return Verdict(UNVERIFIED, diverged)
+    what = ("ended the process" if failed is None else f"raised {failed}"
+            if isinstance(failed, str) else "gave wrong results")
+    return Verdict(REFUTED, f"run again outside the notebook on other inputs, `{function}` "
+                            f"{what}")
+
+
+def _diverged(steps: list[Step], errors: list[str | None] | None) -> str:
+    """In words, the first cell that raised here but not in the kernel ('' when none did);
+    `errors` is None when the cells did not all finish here."""
+    if errors is None:
+        return ("the notebook's cells did not finish outside the notebook within the time "
+                "limit: the program did not run as the kernel ran it")
+    for step, error in zip(steps, errors, strict=True):
+        if error is not None and step.kernel_error is None:
+            return (f"cell {step.index + 1} raised {error} outside the notebook, not in it: "
+                    "the program did not run as the kernel ran it")
+    return ""
+
+
+def _run(steps: list[Step], helpers: list[str], calls: list, timeout: float,
+         memory_gb: float, sandbox: Sandbox | None) -> tuple[list, list]:
+    """Run `steps` then `calls` in the sandbox: (each step's error name or None, each call's
+    result as `_read` gives it)."""
     with tempfile.TemporaryDirectory(prefix="cnncourse-verify-") as tmp:
         work = Path(tmp)
-        helpers = list(dict.fromkeys(p.helper for p in probes if p.helper))
-        spec = {"cells": answer_code(submission, release), "helpers": helpers, "calls": calls,
+        spec = {"cells": [s.code for s in steps], "helpers": helpers, "calls": calls,
                 "memory_gb": memory_gb, "cpu_s": int(timeout)}
         (work / "calls.pkl").write_bytes(pickle.dumps(spec))
         if sandbox is None or not sandbox.run(work, timeout):
             shutil.rmtree(work / "out", ignore_errors=True)
             _fresh_run(work, timeout)
-        verdict = {p.function: True for p in probes}
-        for k, (probe, (_, args, kwargs)) in enumerate(zip(owner, calls, strict=True)):
-            if not verdict[probe.function]:
-                continue
-            got = _read(work / "out", k)
-            try:
-                ok = got is not None and bool(probe.judge(args, kwargs, got))
-            except Exception:
-                ok = False
-            verdict[probe.function] = ok
-    return verdict
+        errors = [_cell_error(work / "out", i) for i in range(len(steps))]
+        if not (work / "out" / "cells.json").exists():  # the sandbox never got past them
+            errors = None
+        results = [_read(work / "out", k) for k in range(len(calls))]
+    return errors, results
+
+
+def _cell_error(out: Path, i: int) -> str | None:
+    try:
+        note = json.loads((out / f"cell{i}.json").read_text())
+    except (OSError, ValueError):
+        return None  # no note: it raised nothing (or the run never got there)
+    error = note.get("error") if isinstance(note, dict) else None
+    return error[:100] if isinstance(error, str) else None
 
 
 def _read(out: Path, k: int):
@@ -256,19 +413,28 @@ def _read(out: Path, k: int):
         return None
 
 
-def reconcile(cells: dict[str, tuple[float, float]], verdict: dict[str, bool]):
-    """Scores after verification, and the functions where nbgrader and the verdict disagree.
+def reconcile(cells: dict[str, tuple[float, float]], verdict: dict):
+    """Scores after verification, and the functions whose points verification took.
 
-    An answer whose tests all got full marks in the kernel but which fails verification was
-    graded by tests that something in the kernel fooled: all its test cells get 0. An answer
-    that nbgrader already marked down keeps nbgrader's points; nothing is ever raised.
+    An answer whose tests all got full marks in the kernel but whose verification refutes it
+    was graded by tests that something in the kernel fooled: all its test cells get 0. An
+    answer that nbgrader already marked down keeps nbgrader's points, and so does one that
+    could not be verified; nothing is ever raised. (`verdict` holds `Verdict`s, or plain
+    bools: False for refuted.)
     """
     out, disagree = dict(cells), []
-    for name, ok in verdict.items():
+    for name, v in verdict.items():
+        refuted = v is False or getattr(v, "refuted", False)
         mine = [g for g in cells if g in (f"test_{name}", f"test_{name}_hidden")]
         full = bool(mine) and all(cells[g][0] >= cells[g][1] for g in mine)
-        if full and not ok:
+        if full and refuted:
             disagree.append(name)
             for g in mine:
                 out[g] = (0.0, cells[g][1])
     return out, disagree
+
+
+def unverified(verdict: dict) -> dict[str, str]:
+    """{function: why} for every function that could not be verified."""
+    return {name: v.reason for name, v in verdict.items()
+            if getattr(v, "status", None) == UNVERIFIED}
