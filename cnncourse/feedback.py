@@ -87,6 +87,8 @@ def redact(graded: nbformat.NotebookNode, source: nbformat.NotebookNode,
 
 
 def _in_test_cell(nb, number: int) -> bool:
+    if not 1 <= number <= len(nb.cells):  # 0: the notebook's own metadata
+        return False
     cell = nb.cells[number - 1]
     meta = nbgrader_meta(cell)
     return bool(meta.get("grade")) and not meta.get("solution")

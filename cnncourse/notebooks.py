@@ -124,7 +124,10 @@ class GradedCell:
 
 
 def nbgrader_meta(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {})
+    """A cell's nbgrader metadata; {} where there is none or it is not a dict."""
+    meta = cell.get("metadata")
+    found = meta.get("nbgrader") if isinstance(meta, dict) else None
+    return found if isinstance(found, dict) else {}
 
 
 def graded_cells(nb: nbformat.NotebookNode) -> list[GradedCell]:

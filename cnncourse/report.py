@@ -47,6 +47,32 @@ def assignment_figure(rows, assignment: str):
     return fig
 
 
+def _groups_table(rows, assignment: str) -> list[str]:
+    """Partial credit: every group of checks of every test cell, by its description (never its
+    code), with the share of graded students who passed it."""
+    passed, seen, points = defaultdict(int), defaultdict(int), {}
+    for r in rows:
+        if r.assignment != assignment or r.status != "graded":
+            continue
+        for gid, groups in (getattr(r, "groups", None) or {}).items():
+            for g in groups:
+                key = (gid, g.description)
+                seen[key] += 1
+                passed[key] += g.passed
+                points[key] = g.points
+    if not seen:
+        return []
+    out = ["<h3>Groups of checks (partial credit)</h3><table><tr><th>test</th><th>points</th>"
+           "<th>checks</th><th>passed by</th></tr>"]
+    for (gid, description), n in seen.items():
+        share = 100 * passed[(gid, description)] / n
+        out.append(f"<tr><td>{html.escape(gid)}</td><td>{points[(gid, description)]:g}</td>"
+                   f"<td>{html.escape(description)}</td><td>{passed[(gid, description)]} of {n}"
+                   f" ({share:.0f} %)</td></tr>")
+    out.append("</table>")
+    return out
+
+
 def report_html(rows) -> str:
     import matplotlib.pyplot as plt
 
@@ -63,6 +89,7 @@ def report_html(rows) -> str:
                      f"<img alt='scores of {html.escape(assignment)}' "
                      f"src='data:image/png;base64,{_png(fig)}'>")
         plt.close(fig)
+        parts += _groups_table(rows, assignment)
     problems = [r for r in rows if r.status != "graded" or r.flags]
     if problems:
         parts.append("<h2>To look at</h2><table><tr><th>student</th><th>assignment</th>"

@@ -4,18 +4,24 @@
 does the BeautifulSoup pass's two touches (alt text, tab stops) on the string. Here a notebook
 with everything a student can put in one (raw HTML and scripts in markdown and outputs, images
 without alt text, errors) renders to the same document both ways, and what is not highlighted
-code is still sanitized.
+code is still sanitized. And a notebook whose metadata nbconvert rejects (a widget state
+without `state`, tags that are not a list) still gets its page: `feedback.renderable` renders
+a copy without it.
 """
 
 from __future__ import annotations
 
 import base64
+import copy
 
+import pytest
 from bs4 import BeautifulSoup
 from nbconvert import HTMLExporter
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+from toycourse import toy_notebook
 
 from cnncourse import feedback
+from cnncourse.autograde import reference_answers, with_answers
 
 PNG = base64.b64encode(bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -73,3 +79,76 @@ def test_only_pygments_markup_skips_the_sanitizer():
         cleaned = feedback._clean_html(hostile)
         assert cleaned == clean_html(hostile)
         assert "onclick=" not in cleaned and "<script" not in cleaned and "<img" not in cleaned
+
+
+WIDGETS = "application/vnd.jupyter.widget-state+json"
+CELLS = {"test_double": (1, 1), "test_double_hidden": (2, 2), "test_halve": (1, 1)}
+
+
+def _graded_toy():
+    """The toy notebook, its release, and a correct graded notebook with an output."""
+    source = toy_notebook()
+    release = copy.deepcopy(source)
+    for i, name in ((2, "double"), (5, "halve")):
+        release.cells[i].source = (f"def {name}(x):\n    # YOUR CODE HERE\n"
+                                   "    raise NotImplementedError()")
+    release.cells[4].source = "# hidden tests for double: random arrays"
+    graded = with_answers(release, reference_answers(source))
+    graded.cells[4].source = source.cells[4].source  # autograde puts the hidden tests back
+    graded.cells[3].outputs = [new_output("execute_result", execution_count=4,
+                                          data={"text/plain": "1.0"})]
+    return graded, source, release
+
+
+def _set(path, value):
+    def put(nb):
+        *keys, last = path
+        node = nb
+        for key in keys:
+            node = node[key]
+        node[last] = value
+    return put
+
+
+@pytest.mark.parametrize("odd", [
+    _set(("metadata", "widgets"), {WIDGETS: {}}),
+    _set(("metadata", "widgets"), {WIDGETS: {"state": None}}),
+    _set(("metadata", "widgets"), {WIDGETS: {"state": []}}),
+    _set(("metadata", "widgets"), "none"),
+    _set(("cells", 2, "metadata", "jupyter"), {"source_hidden": "yes"}),
+    _set(("cells", 2, "metadata", "collapsed"), "no"),
+    _set(("cells", 3, "metadata", "tags"), "not a list"),
+    _set(("cells", 3, "metadata", "tags"), ["a,b", 1, None]),
+    _set(("metadata", "language"), 3),
+    _set(("metadata", "title"), {"odd": [None, 1.5, {"deep": [True]}]}),
+    _set(("metadata", "language_info"), "python"),
+    _set(("metadata", "kernelspec"), {"name": None}),
+], ids=["widgets without state", "widgets state None", "widgets state list", "widgets string",
+        "source_hidden yes", "collapsed no", "tags string", "tags with a comma and not strings",
+        "language a number", "title odd values", "language_info a string", "kernelspec no name"])
+def test_metadata_nbconvert_rejects_still_gets_a_page(odd):
+    """Metadata JupyterLab or an extension left ill-shaped: the page is written all the same,
+    with the student's code and the score table."""
+    graded, source, release = _graded_toy()
+    odd(graded)
+    page = feedback.feedback_html(graded, source, release, "00_toy", CELLS)
+    text = BeautifulSoup(page, "html.parser").get_text()
+    assert "return 2.0 * np.asarray(x, dtype=float)" in text
+    assert "Score: 4 / 4" in text and "test_double_hidden" in text
+
+
+def test_renderable_keeps_only_the_metadata_the_page_reads():
+    graded, _, _ = _graded_toy()
+    graded.metadata.update(widgets={WIDGETS: {}}, language=3, extension={"x": [None]})
+    graded.cells[2].metadata.update(jupyter={"source_hidden": True}, collapsed=False)
+    graded.cells[3].metadata["tags"] = ["visible-test"]
+    before = copy.deepcopy(graded)
+    nb = feedback.renderable(graded)
+    assert graded == before, "the graded notebook itself is not changed"
+    assert set(nb.metadata) == {"kernelspec", "language_info"}
+    assert nb.metadata.kernelspec == graded.metadata.kernelspec
+    assert set(nb.cells[2].metadata) == {"nbgrader"}
+    assert nb.cells[3].metadata == {"nbgrader": graded.cells[3].metadata.nbgrader,
+                                    "tags": ["visible-test"]}
+    assert [c.source for c in nb.cells] == [c.source for c in graded.cells]
+    assert [c.get("outputs") for c in nb.cells] == [c.get("outputs") for c in graded.cells]
