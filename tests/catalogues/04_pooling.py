@@ -1,4 +1,5 @@
-"""04_pooling: common mistakes (each must lose points) and other correct answers (full marks)."""
+"""04_pooling: common mistakes (each must lose points), partial answers (right values, one rule
+missed: between the mistakes and full marks) and other correct answers (full marks)."""
 
 from harness import Variant
 
@@ -92,12 +93,6 @@ MISTAKES = [
             _edit(_MAX_VECTOR, "kh, kw = (kernel_size, kernel_size)",
                   "kw, kh = (kernel_size, kernel_size)"),
             "reads kernel_size=(kh, kw) as (width, height)"),
-    Variant("max-no-padding-check", "max_pool2d",
-            _edit(_MAX_VECTOR, "or ph > kh / 2 or pw > kw / 2", ""),
-            "accepts padding larger than kernel_size/2 (windows of padding only)"),
-    Variant("max-integer-input", "max_pool2d",
-            _edit(_MAX_VECTOR, "        x = x.astype(float)\n", "        pass\n"),
-            "integer input: -inf cannot be stored in an integer array"),
     # avg_pool2d
     Variant("avg-exclude-padding", "avg_pool2d", _edit(
         _AVG_VECTOR, "    return windows[:, :, ::sh, ::sw].mean(axis=(4, 5))\n", '''
@@ -156,6 +151,54 @@ def max_pool2d_backward(dout, x, kernel_size, stride=None):
     dx[np.arange(n)[:, None, None, None], np.arange(c)[None, :, None, None], rows, cols] += dout
     return dx
 ''', "fancy-index += is buffered: a cell that is the max of several windows gets one gradient"),
+    Variant("backward-forgets-dout", "max_pool2d_backward",
+            _edit(_BACKWARD_LOOPS, "] += dout[b, ch, i, j]", "] += 1.0"),
+            "routes 1 to the max instead of the incoming gradient"),
+    Variant("backward-default-stride-one", "max_pool2d_backward",
+            _edit(_BACKWARD_LOOPS, "stride = kernel_size if stride is None else stride",
+                  "stride = 1 if stride is None else stride"),
+            "stride=None taken as 1"),
+]
+
+PARTIAL = [
+    # max_pool2d
+    Variant("max-no-padding-check", "max_pool2d",
+            _edit(_MAX_VECTOR, "or ph > kh / 2 or pw > kw / 2", ""),
+            "accepts padding larger than kernel_size/2 (windows of padding only)"),
+    Variant("max-integer-input", "max_pool2d",
+            _edit(_MAX_VECTOR, "        x = x.astype(float)\n", "        pass\n"),
+            "integer input: -inf cannot be stored in an integer array"),
+    Variant("max-no-stride-check", "max_pool2d",
+            _edit(_MAX_VECTOR, "    if sh < 1 or sw < 1:\n"
+                  "        raise ValueError(f\"stride={stride} must be at least 1\")\n", ""),
+            "no check for stride=0: NumPy's 'slice step cannot be zero' does not name stride"),
+    Variant("max-error-without-name", "max_pool2d",
+            _edit(_MAX_VECTOR, 'raise ValueError(f"padding={padding} must be in [0, kernel_size/2]")',
+                  'raise ValueError(f"{padding} is out of range")'),
+            "the ValueError for a bad padding does not say which argument is wrong"),
+    # avg_pool2d
+    Variant("avg-no-padding-check", "avg_pool2d",
+            _edit(_AVG_VECTOR, "or ph > kh / 2 or pw > kw / 2", ""),
+            "accepts padding larger than kernel_size/2, which F.avg_pool2d rejects"),
+    Variant("avg-no-stride-check", "avg_pool2d",
+            _edit(_AVG_VECTOR, "    if sh < 1 or sw < 1:\n"
+                  "        raise ValueError(f\"stride={stride} must be at least 1\")\n", ""),
+            "no check for stride=0: NumPy's 'slice step cannot be zero' does not name stride"),
+    # global_avg_pool2d
+    Variant("global-keeps-input-dtype", "global_avg_pool2d", '''
+def global_avg_pool2d(x):
+    x = np.asarray(x)
+    if x.ndim != 4:
+        raise ValueError(f"x must be (N, C, H, W), got shape {x.shape}")
+    return x.mean(axis=(2, 3)).astype(x.dtype)
+''', "casts the means back to the input's dtype: integer input gives truncated integers"),
+    Variant("global-assert-ndim", "global_avg_pool2d", '''
+def global_avg_pool2d(x):
+    x = np.asarray(x, dtype=float)
+    assert x.ndim == 4, "x must be (N, C, H, W)"
+    return x.mean(axis=(2, 3))
+''', "a bare assert for the shape: AssertionError instead of a ValueError"),
+    # max_pool2d_backward
     Variant("backward-ties-last", "max_pool2d_backward", '''
 def max_pool2d_backward(dout, x, kernel_size, stride=None):
     x = np.asarray(x, dtype=float)
@@ -188,13 +231,32 @@ def max_pool2d_backward(dout, x, kernel_size, stride=None):
         '''                    mask = window == window.max()
                     dx[b, ch, i * sh:i * sh + kh, j * sw:j * sw + kw] += mask * dout[b, ch, i, j]'''),
         "a mask of every maximum: ties get the gradient twice"),
-    Variant("backward-forgets-dout", "max_pool2d_backward",
-            _edit(_BACKWARD_LOOPS, "] += dout[b, ch, i, j]", "] += 1.0"),
-            "routes 1 to the max instead of the incoming gradient"),
-    Variant("backward-default-stride-one", "max_pool2d_backward",
-            _edit(_BACKWARD_LOOPS, "stride = kernel_size if stride is None else stride",
-                  "stride = 1 if stride is None else stride"),
-            "stride=None taken as 1"),
+    Variant("backward-no-dout-check", "max_pool2d_backward",
+            _edit(_BACKWARD_LOOPS, "    if dout.shape != (n, c, h_out, w_out):\n"
+                  "        raise ValueError(f\"dout has shape {dout.shape}, expected {(n, c, h_out, w_out)}\")\n",
+                  ""),
+            "no check of dout's shape: a dout too large is silently cut to the pooled shape"),
+    Variant("backward-overwrites-x", "max_pool2d_backward", '''
+def max_pool2d_backward(dout, x, kernel_size, stride=None):
+    x = np.asarray(x, dtype=float)  # no copy when x already holds float64
+    dout = np.asarray(dout, dtype=float)
+    stride = kernel_size if stride is None else stride
+    kh, kw = (kernel_size, kernel_size) if np.isscalar(kernel_size) else kernel_size
+    sh, sw = (stride, stride) if np.isscalar(stride) else stride
+    n, c, h, w = x.shape
+    h_out, w_out = (h - kh) // sh + 1, (w - kw) // sw + 1
+    if dout.shape != (n, c, h_out, w_out):
+        raise ValueError(f"dout has shape {dout.shape}, expected {(n, c, h_out, w_out)}")
+    windows = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
+    onehot = np.eye(kh * kw)[windows.reshape(n, c, h_out, w_out, kh * kw).argmax(axis=-1)]
+    grads = (onehot * dout[..., None]).reshape(n, c, h_out, w_out, kh, kw)
+    dx = x  # saves memory: the gradient is written over x
+    dx[...] = 0
+    for i in range(h_out):
+        for j in range(w_out):
+            dx[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw] += grads[:, :, i, j]
+    return dx
+''', "writes dx into x's memory: the caller's x is overwritten"),
 ]
 
 ALTERNATIVES = [

@@ -1,4 +1,5 @@
-"""05_dropout: common mistakes (each must lose points) and other correct answers (full marks)."""
+"""05_dropout: common mistakes (each must lose points), partial answers (right values, one rule
+missed: between the mistakes and full marks) and other correct answers (full marks)."""
 
 from harness import Variant
 
@@ -66,16 +67,6 @@ MISTAKES = [
                   "return x.copy(), np.ones_like(x)",
                   "return x * (1 - p), np.full_like(x, 1 - p)"),
             "the original, non-inverted dropout: unscaled in training, times (1-p) at evaluation"),
-    Variant("global-np-random", "dropout",
-            _edit(_DROPOUT, _DRAW, "mask = (np.random.rand(*x.shape) >= p) / (1 - p)"),
-            "draws from np.random's global state, ignoring the rng argument"),
-    Variant("ignores-rng-argument", "dropout",
-            _edit(_DROPOUT, "if rng is None:\n        rng = np.random.default_rng()",
-                  "rng = np.random.default_rng()"),
-            "a fresh generator on every call, whatever rng was passed: seeds do nothing"),
-    Variant("seeded-inside", "dropout",
-            _edit(_DROPOUT, "rng = np.random.default_rng()", "rng = np.random.default_rng(0)"),
-            "rng=None seeds a fixed generator: every call drops the same units"),
     Variant("boolean-mask", "dropout",
             _edit(_DROPOUT, _DRAW + "\n    return x * mask, mask",
                   "keep = rng.random(x.shape) >= p\n    return x * keep / (1 - p), keep"),
@@ -83,13 +74,6 @@ MISTAKES = [
     Variant("p-one-division-by-zero", "dropout",
             _edit(_DROPOUT, "    if p == 1:\n        return np.zeros_like(x), np.zeros_like(x)\n", ""),
             "no special case for p=1: 0/0 gives nan (and a RuntimeWarning)"),
-    Variant("p-not-validated", "dropout",
-            _edit(_DROPOUT, '    if not 0 <= p <= 1:\n        raise ValueError(f"p={p} must be in [0, 1]")\n', ""),
-            "p outside [0, 1] accepted silently"),
-    Variant("modifies-input", "dropout",
-            _edit(_edit(_DROPOUT, "x = np.asarray(x, dtype=float)", "x = np.asarray(x)"),
-                  "return x * mask, mask", "x *= mask\n    return x, mask"),
-            "multiplies x in place: the caller's array is changed"),
     Variant("p-one-before-training", "dropout",
             _edit(_edit(_DROPOUT, "    if p == 1:\n        return np.zeros_like(x), np.zeros_like(x)\n", ""),
                   "    if not training or p == 0:",
@@ -101,11 +85,6 @@ MISTAKES = [
 def dropout_backward(dout, mask):
     return dout * (mask != 0)
 ''', "gradient routed to the kept units but not scaled by 1/(1-p)"),
-    Variant("backward-in-place", "dropout_backward", '''
-def dropout_backward(dout, mask):
-    dout *= mask
-    return dout
-''', "multiplies dout in place: the caller's upstream gradient is changed"),
     Variant("backward-passes-through", "dropout_backward", '''
 def dropout_backward(dout, mask):
     return np.array(dout, dtype=float)  # dropout has no weights
@@ -126,6 +105,48 @@ def dropout_backward(dout, mask):
     Variant("2d-eval-mode-still-drops", "dropout2d",
             _edit(_DROPOUT2D, "if not training or p == 0:", "if p == 0:"),
             "training=False ignored"),
+]
+
+PARTIAL = [
+    # dropout
+    Variant("global-np-random", "dropout",
+            _edit(_DROPOUT, _DRAW, "mask = (np.random.rand(*x.shape) >= p) / (1 - p)"),
+            "draws from np.random's global state, ignoring the rng argument"),
+    Variant("ignores-rng-argument", "dropout",
+            _edit(_DROPOUT, "if rng is None:\n        rng = np.random.default_rng()",
+                  "rng = np.random.default_rng()"),
+            "a fresh generator on every call, whatever rng was passed: seeds do nothing"),
+    Variant("seeded-inside", "dropout",
+            _edit(_DROPOUT, "rng = np.random.default_rng()", "rng = np.random.default_rng(0)"),
+            "rng=None seeds a fixed generator: every call drops the same units"),
+    Variant("p-not-validated", "dropout",
+            _edit(_DROPOUT, '    if not 0 <= p <= 1:\n        raise ValueError(f"p={p} must be in [0, 1]")\n', ""),
+            "p outside [0, 1] accepted silently"),
+    Variant("modifies-input", "dropout",
+            _edit(_edit(_DROPOUT, "x = np.asarray(x, dtype=float)", "x = np.asarray(x)"),
+                  "return x * mask, mask", "x *= mask\n    return x, mask"),
+            "multiplies x in place: the caller's array is changed"),
+    # dropout_backward
+    Variant("backward-in-place", "dropout_backward", '''
+def dropout_backward(dout, mask):
+    dout *= mask
+    return dout
+''', "multiplies dout in place: the caller's upstream gradient is changed"),
+    # dropout2d
+    Variant("2d-global-np-random", "dropout2d",
+            _edit(_DROPOUT2D, _DRAW2D, "mask = (np.random.rand(n, c, 1, 1) >= p) / (1 - p)"),
+            "draws from np.random's global state, ignoring the rng argument"),
+    Variant("2d-p-not-validated", "dropout2d",
+            _edit(_DROPOUT2D, '    if not 0 <= p <= 1:\n        raise ValueError(f"p={p} must be in [0, 1]")\n', ""),
+            "p outside [0, 1] accepted silently"),
+    Variant("2d-assert-ndim", "dropout2d",
+            _edit(_DROPOUT2D, 'if x.ndim != 4:\n        raise ValueError(f"x must be (N, C, H, W), got {x.shape}")',
+                  'assert x.ndim == 4, "x must be (N, C, H, W)"'),
+            "a bare assert for the shape: AssertionError instead of a ValueError"),
+    Variant("2d-modifies-input", "dropout2d",
+            _edit(_edit(_DROPOUT2D, "x = np.asarray(x, dtype=float)", "x = np.asarray(x)"),
+                  "return x * mask, mask", "x *= mask\n    return x, mask"),
+            "multiplies x in place: the caller's maps are changed (and integer input fails)"),
 ]
 
 ALTERNATIVES = [

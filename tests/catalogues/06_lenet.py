@@ -1,4 +1,5 @@
-"""Mistakes and alternatives for 06_lenet: each rewrites one answer cell of the reference."""
+"""Mistakes, partial answers (right values, one rule missed) and alternatives for 06_lenet: each
+rewrites one answer cell of the reference."""
 
 from harness import Variant
 
@@ -105,14 +106,10 @@ MISTAKES = [
             "softmax before cross-entropy (which applies its own)"),
     Variant("train-nll-on-logits", "train_one_epoch", train(loss="F.nll_loss(model(x), y)"),
             "nll_loss on logits: right for SimpleCNN's log_softmax, wrong for LeNet5"),
-    Variant("train-no-model-train", "train_one_epoch", train(train="pass"),
-            "forgets model.train(): a model left in eval mode trains without dropout"),
     Variant("train-last-batch-loss", "train_one_epoch", train(ret="loss.item()"),
             "returns the last batch's loss, not the epoch's mean"),
     Variant("eval-no-model-eval", "evaluate", evaluation(mode="pass"),
             "forgets model.eval(): dropout stays on while measuring"),
-    Variant("eval-no-no-grad", "evaluate", evaluation(grad="torch.enable_grad()"),
-            "forgets torch.no_grad(): builds an autograd graph for every batch it measures"),
     Variant("eval-mean-of-batch-accuracies", "evaluate", '''def evaluate(model, loader, device="cpu"):
     model.eval()
     accuracies = []
@@ -122,6 +119,55 @@ MISTAKES = [
             accuracies.append((model(x).argmax(dim=1) == y).float().mean().item())
     return sum(accuracies) / len(accuracies)
 ''', "averages per-batch accuracies: wrong when the last batch is smaller"),
+]
+
+PARTIAL = [
+    Variant("lenet-zero-pad-module", "LeNet5", '''class LeNet5(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.pad = nn.ZeroPad2d(2)
+        self.conv1 = nn.Conv2d(1, 6, kernel_size=5)
+        self.conv2 = nn.Conv2d(6, 16, kernel_size=5)
+        self.fc1 = nn.Linear(16 * 5 * 5, 120)
+        self.fc2 = nn.Linear(120, 84)
+        self.fc3 = nn.Linear(84, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(self.pad(x))), 2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        x = torch.flatten(x, 1)
+        x = F.relu(self.fc1(x))
+        x = F.relu(self.fc2(x))
+        return self.fc3(x)
+''', "the same logits, but the padding is a ZeroPad2d layer: conv1 itself is unpadded, not the "
+   "contract's conv 6@5x5 with padding 2"),
+    Variant("simplecnn-zero-pad-modules", "SimpleCNN", '''class SimpleCNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.pad = nn.ZeroPad2d(1)
+        self.conv1 = nn.Conv2d(1, 32, 3)
+        self.conv2 = nn.Conv2d(32, 64, 3)
+        self.fc1 = nn.Linear(64 * 7 * 7, 128)
+        self.fc2 = nn.Linear(128, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(self.pad(x))), 2)
+        x = F.max_pool2d(F.relu(self.conv2(self.pad(x))), 2)
+        x = torch.flatten(x, 1)
+        x = F.relu(self.fc1(x))
+        return F.log_softmax(self.fc2(x), dim=1)
+''', "the same output, but the padding is a ZeroPad2d layer: the convolutions themselves are "
+   "unpadded, not the contract's padding 1"),
+    Variant("train-no-model-train", "train_one_epoch", train(train="pass"),
+            "forgets model.train(): a model left in eval mode trains without dropout"),
+    Variant("train-returns-tensor", "train_one_epoch",
+            train().replace("total += loss.item()", "total += loss.detach()"),
+            "adds up the detached loss tensors and returns a 0-d tensor, not a Python float"),
+    Variant("eval-no-no-grad", "evaluate", evaluation(grad="torch.enable_grad()"),
+            "forgets torch.no_grad(): builds an autograd graph for every batch it measures"),
+    Variant("eval-returns-tensor", "evaluate",
+            evaluation().replace(".sum().item()", ".sum()"),
+            "counts with tensors and returns a 0-d tensor, not a Python float"),
 ]
 
 ALTERNATIVES = [
