@@ -242,3 +242,36 @@ def test_partial_answer_scores_between_mistakes_and_full_marks(assignment, varia
     assert not above, (
         f"{variant.name} ({variant.note}) scored {score:g}/{most:g}, no more than the plain "
         f"mistakes {above}: partial credit does not follow the size of the mistake")
+
+
+@pytest.mark.parametrize("assignment", _params())
+def test_check_validate_and_grade_agree_on_every_cell(assignment, tmp_path_factory):
+    """On every graded notebook of the batch (reference, blank, every packed mistake, partial
+    answer and alternative), each test cell gets the same verdict from `cnncourse check`'s
+    table, from JupyterLab's Validate (nbgrader's Validator, under the course config) and from
+    nbgrader's autograded score."""
+    from nbgrader.validator import Validator
+
+    from cnncourse.check import tabulate
+    from cnncourse.course import load_config
+
+    load_config(ROOT)  # the course config, as the Jupyter server and the graders load it
+    validator = Validator()
+    results, _ = graded(assignment, tmp_path_factory)
+    disagree = []
+    for name, result in results.items():
+        nb = result.notebook
+        failed_validate = {c.metadata["nbgrader"]["grade_id"]
+                           for c in validator._get_failed_cells(nb)}
+        rows = {r.question: r for r in tabulate(nb)}
+        for gid, (score, most) in result.cells.items():
+            by_grade = score >= most
+            by_check = rows[gid].status == "passed"
+            by_validate = gid not in failed_validate
+            if not by_grade == by_check == by_validate:
+                disagree.append(f"{name}/{gid}: grade {score:g}/{most:g}, check "
+                                f"{rows[gid].status}, validate "
+                                f"{'passed' if by_validate else 'failed'}")
+            if rows[gid].score is not None and rows[gid].score != score:
+                disagree.append(f"{name}/{gid}: grade {score:g}, check {rows[gid].score:g}")
+    assert not disagree, "\n".join(disagree[:20])

@@ -7,7 +7,16 @@ from harness import ROOT, assignments, cells_of, marker, pack, variants
 
 from cnncourse.autograde import reference_answers, source_notebook, with_answers
 from cnncourse.notebooks import read_notebook
-from cnncourse.verify import Sandbox, load_probes, reconcile, verify
+from cnncourse.verify import (
+    REFUTED,
+    UNVERIFIED,
+    Sandbox,
+    load_probes,
+    needed,
+    program,
+    reconcile,
+    verify,
+)
 
 pytestmark = pytest.mark.slow
 VERIFIED = [a for a in assignments() if load_probes(ROOT, a)]
@@ -120,8 +129,9 @@ def test_tricks_in_the_answer_cell_fail_verification(cheat, where, sandbox):
         pytest.skip("a fresh interpreter's parent is the grader itself (same user): not a test")
     server = sandbox if where == "server" else None
     verdict = verify(nb, release, probes, sandbox=server)
-    assert verdict["conv1d"] is False
-    if cheat not in ("exits", "kills-the-server"):
+    assert not verdict["conv1d"], verdict["conv1d"]
+    if cheat not in ("exits", "kills-the-server"):  # these end the process the cells run in
+        assert verdict["conv1d"].refuted, verdict["conv1d"]
         assert all(ok for name, ok in verdict.items() if name != "conv1d"), verdict
     # and the next student, verified right after in the same server, is judged on their own
     verdict = verify(with_answers(release, reference), release, probes, sandbox=server)
@@ -175,3 +185,100 @@ def test_verification_refutes_most_catalogued_mistakes(assignment, sandbox):
     assert len(refuted) >= 0.6 * len(mistakes), (
         f"verification refutes only {len(refuted)} of {len(mistakes)} mistakes: "
         f"{sorted({v.name for v in mistakes} - set(refuted))} pass it")
+
+
+# ------------------------------------------- the program the kernel ran, not a rebuilt one
+
+def _pooling():
+    a = "04_pooling"
+    return _release(a), load_probes(ROOT, a), reference_answers(source_notebook(ROOT, a))
+
+
+def _add_before(nb, grade_id, source, outputs=None):
+    import nbformat
+
+    at = next(i for i, c in enumerate(nb.cells)
+              if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+    cell = nbformat.v4.new_code_cell(source)
+    if outputs:
+        cell.outputs = outputs
+    nb.cells.insert(at, cell)
+    return nb
+
+
+HELPER = ("def windows_of(x, k, s):\n"
+          "    w = np.lib.stride_tricks.sliding_window_view(x, k, axis=(2, 3))\n"
+          "    return w[:, :, ::s[0], ::s[1]]")
+USES_HELPER = ("windows = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(2, 3))\n"
+               "    windows = windows[:, :, ::sh, ::sw]",
+               "windows = windows_of(xp, (kh, kw), (sh, sw))")
+
+
+@pytest.mark.parametrize("where", ["fresh", "server"])
+@pytest.mark.parametrize("shape", ["helper-cell", "magics", "edited-setup", "demo-global"])
+def test_work_beyond_the_answer_cells_passes_verification(shape, where, sandbox):
+    """Cells students add, magics, edits to the release's own cells, and a name an answer
+    reads from a demo cell: verification runs them as the kernel did."""
+    release, probes, ref = _pooling()
+    uses = {**ref, "max_pool2d": ref["max_pool2d"].replace(*USES_HELPER)}
+    assert uses["max_pool2d"] != ref["max_pool2d"]
+    if shape == "helper-cell":
+        nb = _add_before(with_answers(release, uses), "max_pool2d", HELPER)
+    elif shape == "magics":
+        nb = _add_before(with_answers(release, uses), "max_pool2d",
+                         "%matplotlib inline\n!echo hello\nfound = !ls\n" + HELPER)
+        nb = _add_before(nb, "max_pool2d", "%%time\ntotal = sum(range(10))")
+    elif shape == "edited-setup":
+        nb = with_answers(release, uses)
+        first = next(c for c in nb.cells if c.cell_type == "code")
+        first.source += "\n" + HELPER
+    else:  # the release's `example` demo cell binds a name; the student's answer reads it
+        scaled = ref["global_avg_pool2d"].replace(
+            "return x.mean(", "return (example.size == 16) * x.mean(")
+        assert scaled != ref["global_avg_pool2d"]
+        nb = with_answers(release, {**ref, "global_avg_pool2d": scaled})
+    verdict = verify(nb, release, probes, sandbox=sandbox if where == "server" else None)
+    assert all(verdict.values()), verdict
+
+
+def test_code_the_sandbox_cannot_rerun_is_not_refuted(sandbox):
+    """A cell that runs only in a kernel: could not verify (a flag, no points), never refuted."""
+    release, probes, ref = _pooling()
+    uses = {**ref, "max_pool2d": ref["max_pool2d"].replace(*USES_HELPER)}
+    nb = _add_before(with_answers(release, uses), "max_pool2d",
+                     "kernel = get_ipython().kernel\n" + HELPER)
+    verdict = verify(nb, release, probes, sandbox=sandbox)
+    assert verdict["max_pool2d"].status == UNVERIFIED, verdict
+    assert "max_pool2d" in verdict["max_pool2d"].reason
+    assert all(v for k, v in verdict.items() if k != "max_pool2d"), verdict
+    out, disagree = reconcile({"test_max_pool2d": (1.0, 1.0), "test_max_pool2d_hidden": (3.0, 3.0)},
+                              verdict)
+    assert not disagree and out["test_max_pool2d_hidden"] == (3.0, 3.0)
+
+
+def test_a_cell_that_failed_in_the_kernel_too_does_not_shield_a_cheat(sandbox):
+    """Only a cell that raises here but not in the kernel makes a run 'not as the kernel ran
+    it': the same failure in both is the student's program, and its results are judged."""
+    release, probes, ref = _pooling()
+    wrong = ref["global_avg_pool2d"].replace("return x.mean(", "return 2 * x.mean(")
+    nb = _add_before(with_answers(release, {**ref, "global_avg_pool2d": wrong}),
+                     "global_avg_pool2d", "1 / 0", outputs=[{
+                         "output_type": "error", "ename": "ZeroDivisionError",
+                         "evalue": "division by zero", "traceback": []}])
+    verdict = verify(nb, release, probes, sandbox=sandbox)
+    assert verdict["global_avg_pool2d"].status == REFUTED, verdict
+
+
+def test_the_first_run_takes_only_the_cells_the_answers_can_need():
+    release, _, ref = _pooling()
+    nb = _add_before(with_answers(release, ref), "max_pool2d", "helper_constant = 3")
+    steps = program(nb)
+    chosen = needed(steps, nb, release)
+    shipped = {c.source for c in release.cells if c.cell_type == "code"}
+    demos = [s for s in steps if s.code in shipped and s not in chosen]
+    assert demos, "every demo cell of the release runs: verification pays for the experiments"
+    assert any(s.code == "helper_constant = 3" for s in chosen)
+    assert chosen[0] == steps[0]
+    assert all(not c.metadata.get("nbgrader", {}).get("grade") or
+               c.metadata["nbgrader"].get("solution") for c in
+               (nb.cells[s.index] for s in steps)), "a test cell is part of the program"
