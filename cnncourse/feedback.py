@@ -28,16 +28,14 @@ def hidden_ids(source: nbformat.NotebookNode) -> set[str]:
             and BEGIN_HIDDEN in c.source}
 
 
-def taken_by_verification(verdict: dict, cells: dict | None = None) -> dict[str, str]:
-    """{test cell: why} for the test cells whose points verification took (`verify.reconcile`
-    sets them to 0 where the in-kernel tests gave full marks and verification refutes them)."""
+def taken_by_verification(verdict: dict, refuted: list[str]) -> dict[str, str]:
+    """{test cell: why} for the test cells whose points verification took: those of the
+    functions `verify.reconcile` set to 0 (`refuted`), with the verdict's reason."""
     taken = {}
-    for name, v in (verdict or {}).items():
-        if not getattr(v, "refuted", v is False):
-            continue
+    for name in refuted:
+        why = getattr(verdict.get(name), "reason", "") or f"`{name}` gave wrong results"
         for gid in (f"test_{name}", f"test_{name}_hidden"):
-            if cells is None or (gid in cells and cells[gid][0] == 0):
-                taken[gid] = getattr(v, "reason", "") or f"`{name}` gave wrong results"
+            taken[gid] = why
     return taken
 
 
@@ -96,13 +94,14 @@ def _in_test_cell(nb, number: int) -> bool:
 
 def feedback_html(graded: nbformat.NotebookNode, source: nbformat.NotebookNode,
                   release: nbformat.NotebookNode, title: str,
-                  cells: dict[str, tuple[float, float]], verdict: dict | None = None) -> str:
+                  cells: dict[str, tuple[float, float]],
+                  taken: dict[str, str] | None = None) -> str:
     """A standalone HTML page: a score table, then the redacted graded notebook.
 
-    `cells` are the scores after verification, `verdict` what verification found
-    (`cnncourse.verify`): a test whose points it took says so, and why, in the table and in
+    `cells` are the scores after verification, `taken` the test cells whose points
+    verification took, with why (`taken_by_verification`): each says so in the table and in
     the notebook."""
-    taken = taken_by_verification(verdict or {}, cells)
+    taken = taken or {}
     nb = redact(graded, source, release, taken)
     total = sum(s for s, _ in cells.values())
     most = sum(m for _, m in cells.values())

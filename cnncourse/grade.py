@@ -33,6 +33,7 @@ import nbformat
 
 from cnncourse import collect
 from cnncourse.course import CONFIG_NAME, load_config, nbgrader_api, run_api
+from cnncourse.feedback import taken_by_verification
 from cnncourse.notebooks import graded_cells, read_notebook
 from cnncourse.verify import reconcile, unverified
 
@@ -55,6 +56,7 @@ class Row:
     notebook: str = ""  # the autograded notebook (JSON), for feedback
     feedback: str = ""  # its feedback page, rendered by the worker
     groups: dict = field(default_factory=dict)  # test cell -> [GroupResult] (partial credit)
+    taken: dict = field(default_factory=dict)  # test cell -> why verification took its points
 
     def csv(self) -> dict:
         return {"student": self.student, "assignment": self.assignment, "status": self.status,
@@ -325,9 +327,9 @@ def _feedback(notebook: str, source, release, title: str, cells, verdict) -> dic
 
     try:
         graded = nbformat.reads(notebook, as_version=4)
-        scores, _ = reconcile(cells, verdict or {})
-        return {"feedback": feedback_html(graded, source, release, title, scores,
-                                          verdict=verdict or {})}
+        scores, refuted = reconcile(cells, verdict or {})
+        taken = taken_by_verification(verdict or {}, refuted)
+        return {"feedback": feedback_html(graded, source, release, title, scores, taken)}
     except Exception as error:  # feedback is a courtesy: never lose the grade over it
         return {"feedback_error": str(error).splitlines()[0][:100] if str(error) else "error"}
 
@@ -448,6 +450,7 @@ def _collect_from(w: Worker, ready, timeout: float, max_output_mb: float) -> Row
                   groups=msg.get("groups") or {})
         if status == GRADER_FAILED:
             row.flags.append(_why_failed(msg))
+        row.taken = taken_by_verification(verdict, disagree)
         for name in disagree:
             why = getattr(verdict[name], "reason", "") or "wrong results"
             row.flags.append(f"verification refutes the in-kernel tests of {name} ({why}): "
@@ -625,7 +628,8 @@ def _write_feedback(root: Path, rows: list[Row], where: Path) -> None:
             continue
         try:
             graded = nbformat.reads(row.notebook, as_version=4)
-            page = feedback_html(graded, source, release, f"{a}: {row.student}", row.cells)
+            page = feedback_html(graded, source, release, f"{a}: {row.student}", row.cells,
+                                 row.taken)
         except Exception as error:  # feedback is a courtesy: never lose the grade over it
             row.flags.append(f"no feedback: {str(error).splitlines()[0][:100]}")
             continue

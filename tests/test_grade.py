@@ -48,7 +48,9 @@ found = sorted({p for up in range(5) for pattern in (
     "gradebook.db", "*/gradebook.db", "solutions", "*/solutions", "submitted/*", "autograded/*",
     "*/submitted/*", "*/autograded/*", "*/*/*.ipynb", "*/*/*/*.ipynb")
     for p in glob.glob(os.path.join(*([".."] * up), pattern))})
-print("SNOOPED:", [p for p in found if not {"pat", "notebooks"} & set(p.split(os.sep))])
+mine = os.path.realpath("..")  # its own graded folder, whatever id the grader gave it
+print("SNOOPED:", [p for p in found if "notebooks" not in p.split(os.sep)
+                   and not os.path.realpath(p).startswith(mine)])
 import sys
 print("WARM KERNEL:", "torch" in sys.modules)  # the toy notebook never imports torch itself"""
 # writes a file into the folders above the one it runs in: under plain nbgrader, these are the
