@@ -96,6 +96,26 @@ def _cmd_grade(args) -> int:
 ZIP_NAMES = r".*/(?P<student_id>[^/_]+)_(?P<file_id>[^/]+)$"  # alice_01_convolution.ipynb
 
 
+def _number(kind: type, least: float, *, above: bool = False, unit: str = ""):
+    """An argparse type: a `kind` (int or float) of at least `least` (above it, with `above`);
+    anything else is refused with a sentence naming the range, before anything runs."""
+    rule = f"{'greater than' if above else 'at least'} {least:g}{unit}"
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not {'a whole number' if kind is int else 'a number'}") from None
+        if value != value or value in (float("inf"), float("-inf")) or (
+                value <= least if above else value < least):
+            raise argparse.ArgumentTypeError(f"must be {rule}, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cnncourse", description="A notebook course on convolutional neural networks.")
@@ -114,7 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Run the notebook in a fresh kernel and print one row per "
                        "graded test. Exits 1 when a visible test fails.")
     p.add_argument("notebook", metavar="NOTEBOOK")
-    p.add_argument("--timeout", type=int, default=None, help="seconds per cell")
+    p.add_argument("--cell-timeout", "--timeout", dest="timeout", default=None,
+                   type=_number(int, 0, above=True, unit=" s"),
+                   help="seconds one cell may run (default: the course's Execute.timeout)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=_cmd_check)
 
@@ -126,14 +148,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="e.g. 01_convolution (default: all)")
     p.add_argument("--submitted", default="submitted", help="folder of submissions")
     p.add_argument("--out", default="grades", help="folder for grades.csv")
-    p.add_argument("--jobs", type=int, default=max(1, os.cpu_count() or 1),
+    p.add_argument("--jobs", type=_number(int, 1), default=max(1, os.cpu_count() or 1),
                    help="parallel workers (default: one per core)")
-    p.add_argument("--timeout", type=float, default=600,
+    p.add_argument("--notebook-timeout", "--timeout", dest="timeout", default=600,
+                   type=_number(float, 0, above=True, unit=" s"),
                    help="seconds one notebook may run, whatever it does (default 600)")
     p.add_argument("--db-url", default=None,
                    help="the gradebook to record grades in (default: the course's db_url, else "
                    "sqlite:///gradebook.db); e.g. postgresql://... where graders share one")
-    p.add_argument("--memory-gb", type=float, default=8.0,
+    p.add_argument("--memory-gb", type=_number(float, 0), default=8.0,
                    help="address-space limit of a grading kernel, 0 for none (default 8)")
     p.add_argument("--zip", metavar="ARCHIVE",
                    help="an LMS download (zip of notebooks) for one assignment: collected into "
@@ -142,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how a file name in the zip names its student: nbgrader's "
                    "FileNameCollectorPlugin.named_regexp on the extracted path, with "
                    "student_id and file_id groups (default: 'alice_01_convolution.ipynb')")
-    p.add_argument("--max-output-mb", type=float, default=5.0,
+    p.add_argument("--max-output-mb", type=_number(float, 0, above=True), default=5.0,
                    help="outputs a graded notebook may keep; more is cut and flagged (default 5)")
     p.add_argument("--cold-kernels", action="store_true",
                    help="start every kernel from scratch as nbgrader does (slower) instead of "

@@ -163,3 +163,35 @@ def test_check_on_notebook_01(cli, root):
     blank = cli("check", root / "notebooks/01_convolution/01_convolution.ipynb", "--no-progress")
     assert blank.returncode == 1
     assert blank.stdout.count("not answered yet") == 8
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["grade", "--timeout", "-5"], "--notebook-timeout/--timeout: must be greater than 0 s"),
+    (["grade", "--notebook-timeout", "0"], "must be greater than 0 s, got 0"),
+    (["grade", "--notebook-timeout", "nan"], "must be greater than 0 s, got nan"),
+    (["grade", "--jobs", "0"], "--jobs: must be at least 1, got 0"),
+    (["grade", "--jobs", "-2"], "--jobs: must be at least 1, got -2"),
+    (["grade", "--jobs", "two"], "--jobs: 'two' is not a whole number"),
+    (["grade", "--memory-gb", "-1"], "--memory-gb: must be at least 0, got -1"),
+    (["grade", "--max-output-mb", "0"], "--max-output-mb: must be greater than 0, got 0"),
+    (["check", "x.ipynb", "--timeout", "0"], "--cell-timeout/--timeout: must be greater than 0"),
+    (["check", "x.ipynb", "--cell-timeout", "1.5"], "'1.5' is not a whole number"),
+])
+def test_a_bad_number_is_refused_before_anything_runs(toy, cli, args, says):
+    """Each numeric option's range is checked: a sentence naming the option, exit 2, and no
+    grading or checking starts (nothing is written)."""
+    before = sorted(p.name for p in toy.iterdir())
+    result = cli(*args, cwd=toy)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert says in result.stderr, result.stderr
+    assert sorted(p.name for p in toy.iterdir()) == before
+
+
+def test_the_old_timeout_spellings_still_work():
+    from cnncourse.cli import build_parser
+
+    grade = build_parser().parse_args(["grade", "--timeout", "30"])
+    check = build_parser().parse_args(["check", "x.ipynb", "--timeout", "7"])
+    assert grade.timeout == 30.0 and check.timeout == 7
+    assert build_parser().parse_args(["grade", "--notebook-timeout", "45"]).timeout == 45.0
+    assert build_parser().parse_args(["check", "x.ipynb", "--cell-timeout", "9"]).timeout == 9

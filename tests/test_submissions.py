@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -197,7 +198,7 @@ def _rows(course: Path, out: str = "grades") -> dict[tuple[str, str], dict]:
 
 
 @pytest.fixture(scope="session")
-def graded(tmp_path_factory, cli):
+def graded(tmp_path_factory):
     course = _course(tmp_path_factory.mktemp("submissions"))
     for student, nb in _pooling_class().items():
         folder = course / "submitted" / student / POOL
@@ -213,8 +214,11 @@ def graded(tmp_path_factory, cli):
                 (folder / name).write_bytes(content)
             else:
                 (folder / name).write_text(content)
-    result = cli("grade", SIZE, POOL, "--jobs", "2", "--timeout", "300", "--no-progress",
-                 cwd=course)
+    # as a grader runs it: Python's default warning filters (the cli fixture silences them)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
+    result = subprocess.run([sys.executable, "-m", "cnncourse", "grade", SIZE, POOL, "--jobs",
+                             "2", "--timeout", "300", "--no-progress"], cwd=course, env=env,
+                            capture_output=True, text=True, timeout=1800)
     return course, result
 
 
@@ -311,32 +315,66 @@ def test_the_gradebook_holds_exactly_the_graded_rows(graded):
                 assert score is None, (student, a, score, row)
 
 
-def test_a_resubmitted_empty_file_leaves_no_score_anywhere(graded, cli, tmp_path):
+RESUBMITTED = {"alice": "", "bom": '{"cells": [ not json', "old44": None}  # None: no file
+
+
+def test_a_resubmission_that_cannot_be_graded_leaves_no_score_anywhere(graded, cli, tmp_path):
     """alice was graded 22/22; she resubmits an empty file; the grade run again leaves no
-    score for her in the gradebook, in `nbgrader export`, or on a feedback page."""
-    course, _ = graded
-    again = tmp_path / "submitted"
-    (again / "alice" / SIZE).mkdir(parents=True)
-    (again / "alice" / SIZE / f"{SIZE}.ipynb").write_text("")
-    page = course / "grades" / "feedback" / "alice" / f"{SIZE}.html"
-    assert page.is_file()
-    result = cli("grade", SIZE, "--submitted", again, "--no-progress", cwd=course)
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    assert _rows(course)[("alice", SIZE)]["status"] == "empty file"
-    assert not page.exists(), "the old feedback page still shows the old grade"
+    score for her in the gradebook, in `nbgrader export`, or on a feedback page. The same for
+    every status that is not `graded` (here: not JSON, a missing notebook)."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        with pytest.raises(MissingEntry):
-            gb.find_submission(SIZE, "alice")
+    course, _ = graded
+    again = tmp_path / "submitted"
+    for student, text in RESUBMITTED.items():
+        (again / student / SIZE).mkdir(parents=True)
+        if text is not None:
+            (again / student / SIZE / f"{SIZE}.ipynb").write_text(text)
+        page = course / "grades" / "feedback" / student / f"{SIZE}.html"
+        assert page.is_file() and _rows(course)[(student, SIZE)]["status"] == "graded"
+    result = cli("grade", SIZE, "--submitted", again, "--no-progress", cwd=course)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    rows = _rows(course)
+    assert {s: rows[(s, SIZE)]["status"] for s in RESUBMITTED} == {
+        "alice": "empty file", "bom": "not JSON", "old44": "missing notebook"}
     export = subprocess.run([sys.executable, "-m", "nbgrader", "export", "--to",
                              str(tmp_path / "export.csv")], cwd=course, capture_output=True,
                             text=True)
     assert export.returncode == 0, export.stderr[-2000:]
-    exported = [r for r in csv.DictReader((tmp_path / "export.csv").open())
-                if r["student_id"] == "alice" and r["assignment"] == SIZE]
-    assert exported and float(exported[0]["score"]) == 0 and not exported[0]["timestamp"], \
-        exported
+    exported = {r["student_id"]: r for r in csv.DictReader((tmp_path / "export.csv").open())
+                if r["assignment"] == SIZE}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for student in RESUBMITTED:
+            page = course / "grades" / "feedback" / student / f"{SIZE}.html"
+            assert not page.exists(), f"{student}'s old feedback page still shows the old grade"
+            with pytest.raises(MissingEntry):
+                gb.find_submission(SIZE, student)
+            row = exported[student]  # nbgrader's export of a student with no submission
+            assert float(row["score"]) == 0 and not row["timestamp"], row
+        assert gb.find_submission(SIZE, "colab").score == 22  # the others keep theirs
+
+
+@pytest.mark.parametrize(("files", "flag"), [
+    ({f"{SIZE}-Copy1.ipynb": 1}, f"not graded: {SIZE}-Copy1.ipynb"),
+    ({"Untitled.ipynb": 1, "Untitled1.ipynb": 1}, "not graded: Untitled.ipynb, Untitled1.ipynb"),
+    ({".ipynb_checkpoints/x-checkpoint.ipynb": 1, ".~lock.ipynb": 1}, None),  # not notebooks
+])
+def test_other_notebooks_beside_the_graded_one_are_named(tmp_path, files, flag):
+    from cnncourse.collect import find
+
+    folder = tmp_path / "alice" / SIZE
+    folder.mkdir(parents=True)
+    text = nbformat.writes(_release(SIZE))
+    (folder / f"{SIZE}.ipynb").write_text(text)
+    for name in files:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+    sub = find(tmp_path, "alice", SIZE, {"conv_output_size"})
+    assert sub.problem == "" and sub.path.name == f"{SIZE}.ipynb"
+    if flag is None:
+        assert not sub.flags, sub.flags
+    else:
+        assert any(flag in f for f in sub.flags), sub.flags
 
 
 def test_no_sqlalchemy_warnings_reach_the_grader(graded):
