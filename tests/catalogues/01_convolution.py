@@ -1,4 +1,5 @@
-"""01_convolution: common mistakes (each must lose points) and other correct answers (full marks)."""
+"""01_convolution: common mistakes (each must lose points), partial answers (right values, one rule
+missed: fewer points lost than any mistake) and other correct answers (full marks)."""
 
 from harness import Variant
 
@@ -94,14 +95,6 @@ def pad2d(x, padding):
     x = np.asarray(x)
     return np.pad(x, [(0, 0)] * (x.ndim - 2) + [(ph, ph), (pw, pw)])
 ''', "reads (ph, pw) as (columns, rows)"),
-    Variant("pad2d-no-check", "pad2d", '''
-def pad2d(x, padding):
-    ph, pw = (padding, padding) if np.isscalar(padding) else padding
-    x = np.asarray(x)
-    out = np.zeros(x.shape[:-2] + (x.shape[-2] + 2 * ph, x.shape[-1] + 2 * pw), dtype=x.dtype)
-    out[..., ph:ph + x.shape[-2], pw:pw + x.shape[-1]] = x
-    return out
-''', "a negative padding gives a wrong array instead of a ValueError"),
     Variant("conv2d-no-bias", "conv2d", _CONV2D_HEAD + '''
     xp = pad2d(x, (ph, pw))
     h_out, w_out = (h + 2 * ph - kh) // sh + 1, (wd + 2 * pw - kw) // sw + 1
@@ -161,6 +154,85 @@ def pad2d(x, padding):
         out += np.asarray(b, float)[None, :, None, None]
     return out
 ''', "applies the stride to the input pixels instead of to the window positions"),
+    Variant("conv2d-fast-bias-on-wrong-axis", "conv2d_fast", '''
+def conv2d_fast(x, w, b=None, stride=1, padding=0):
+    x = np.asarray(x, dtype=float); w = np.asarray(w, dtype=float)
+    if w.shape[1] != x.shape[1]:
+        raise ValueError("channel mismatch between w and x")
+    sh, sw = (stride, stride) if np.isscalar(stride) else stride
+    if sh < 1 or sw < 1:
+        raise ValueError(f"stride must be at least 1, got {stride}")
+    ph, pw = (padding, padding) if np.isscalar(padding) else padding
+    xp = pad2d(x, (ph, pw))
+    f, c, kh, kw = w.shape
+    win = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
+    out = np.einsum("nchwij,fcij->nfhw", win, w)
+    if b is not None:
+        out = out + np.asarray(b, float)  # broadcasts along the last axis (W_out) when F == W_out
+    return out
+''', "adds b along the last axis instead of the filter axis"),
+    Variant("conv2d-fast-strides-swapped", "conv2d_fast", '''
+def conv2d_fast(x, w, b=None, stride=1, padding=0):
+    x = np.asarray(x, dtype=float); w = np.asarray(w, dtype=float)
+    if w.shape[1] != x.shape[1]:
+        raise ValueError("channel mismatch between w and x")
+    sh, sw = (stride, stride) if np.isscalar(stride) else stride
+    if sh < 1 or sw < 1:
+        raise ValueError(f"stride must be at least 1, got {stride}")
+    ph, pw = (padding, padding) if np.isscalar(padding) else padding
+    xp = pad2d(x, (ph, pw))
+    f, c, kh, kw = w.shape
+    win = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sw, ::sh]
+    out = np.einsum("nchwij,fcij->nfhw", win, w)
+    return out if b is None else out + np.asarray(b, float)[None, :, None, None]
+''', "reads stride=(rows, columns) the other way round"),
+    Variant("fft-circular", "fft_conv2d", '''
+def fft_conv2d(x, k):
+    x = np.asarray(x, float)
+    return np.real(np.fft.ifft2(np.fft.fft2(x) * np.fft.fft2(k, s=x.shape)))
+''', "no zero padding: a circular convolution of the image's size"),
+    Variant("fft-correlation", "fft_conv2d", '''
+def fft_conv2d(x, k):
+    x = np.asarray(x, float); k = np.asarray(k, float)
+    shape = (x.shape[0] + k.shape[0] - 1, x.shape[1] + k.shape[1] - 1)
+    return np.real(np.fft.ifft2(np.fft.fft2(x, s=shape) * np.conj(np.fft.fft2(k, s=shape))))
+''', "multiplies by the conjugate spectrum: a circular cross-correlation, not a convolution"),
+    Variant("sobel-no-sqrt", "sobel_edges", '''
+def sobel_edges(img):
+    kx = np.array([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]])
+    return corr2d(img, kx) ** 2 + corr2d(img, kx.T) ** 2
+''', "squared magnitude: forgets the square root"),
+    Variant("sobel-abs-sum", "sobel_edges", '''
+def sobel_edges(img):
+    kx = np.array([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]])
+    return np.abs(corr2d(img, kx)) + np.abs(corr2d(img, kx.T))
+''', "|gx| + |gy|, a cheaper approximation, not the magnitude"),
+    Variant("sobel-gx-only", "sobel_edges", '''
+def sobel_edges(img):
+    kx = np.array([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]])
+    return np.abs(corr2d(img, kx))
+''', "only vertical edges"),
+]
+
+PARTIAL = [
+    Variant("conv1d-flips-kernel-in-place", "conv1d", '''
+def conv1d(x, h):
+    x = np.asarray(x, dtype=float); h = np.asarray(h, dtype=float)
+    h[:] = h[::-1].copy()  # flip the kernel, then slide it: the caller's float array is flipped too
+    y = np.zeros(len(x) + len(h) - 1)
+    xp = np.concatenate([np.zeros(len(h) - 1), x, np.zeros(len(h) - 1)])
+    for n in range(len(y)):
+        y[n] = np.dot(xp[n:n + len(h)], h)
+    return y
+''', "right values, but it flips the caller's kernel in place (float arrays are not copied)"),
+    Variant("pad2d-no-check", "pad2d", '''
+def pad2d(x, padding):
+    ph, pw = (padding, padding) if np.isscalar(padding) else padding
+    x = np.asarray(x)
+    out = np.zeros(x.shape[:-2] + (x.shape[-2] + 2 * ph, x.shape[-1] + 2 * pw), dtype=x.dtype)
+    out[..., ph:ph + x.shape[-2], pw:pw + x.shape[-1]] = x
+    return out
+''', "a negative padding gives a wrong array instead of a ValueError"),
     Variant("conv2d-no-channel-check", "conv2d", '''
 def conv2d(x, w, b=None, stride=1, padding=0):
     x = np.asarray(x, dtype=float); w = np.asarray(w, dtype=float)
@@ -208,49 +280,45 @@ def _one(xi, w, b, stride, padding):
     out = np.einsum("chwij,fcij->fhw", win, w)
     return out if b is None else out + np.asarray(b, float)[:, None, None]
 ''', "vectorized over positions but a Python loop over the batch"),
-    Variant("conv2d-fast-bias-on-wrong-axis", "conv2d_fast", '''
+    Variant("conv2d-errors-name-nothing", "conv2d", '''
+def conv2d(x, w, b=None, stride=1, padding=0):
+    x = np.asarray(x, dtype=float); w = np.asarray(w, dtype=float)
+    sh, sw = (stride, stride) if np.isscalar(stride) else stride
+    ph, pw = (padding, padding) if np.isscalar(padding) else padding
+    n, c, h, wd = x.shape
+    f, _, kh, kw = w.shape
+    if c != w.shape[1] or min(sh, sw) < 1 or min(ph, pw) < 0 or kh > h + 2 * ph or kw > wd + 2 * pw:
+        raise ValueError("invalid arguments")
+    xp = pad2d(x, (ph, pw))
+    h_out, w_out = (h + 2 * ph - kh) // sh + 1, (wd + 2 * pw - kw) // sw + 1
+    out = np.zeros((n, f, h_out, w_out))
+    for i in range(h_out):
+        for j in range(w_out):
+            window = xp[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw]
+            out[:, :, i, j] = np.tensordot(window, w, axes=([1, 2, 3], [1, 2, 3]))
+    if b is not None:
+        out += np.asarray(b, float)[None, :, None, None]
+    return out
+''', "right values and a ValueError for every bad call, but the message names no argument"),
+    Variant("conv2d-fast-no-stride-check", "conv2d_fast", '''
 def conv2d_fast(x, w, b=None, stride=1, padding=0):
     x = np.asarray(x, dtype=float); w = np.asarray(w, dtype=float)
     if w.shape[1] != x.shape[1]:
-        raise ValueError("channel mismatch between w and x")
+        raise ValueError(f"w has {w.shape[1]} channels, x has {x.shape[1]}")
     sh, sw = (stride, stride) if np.isscalar(stride) else stride
-    if sh < 1 or sw < 1:
-        raise ValueError(f"stride must be at least 1, got {stride}")
     ph, pw = (padding, padding) if np.isscalar(padding) else padding
-    xp = pad2d(x, (ph, pw))
     f, c, kh, kw = w.shape
+    xp = pad2d(x, (ph, pw))
     win = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
     out = np.einsum("nchwij,fcij->nfhw", win, w)
-    if b is not None:
-        out = out + np.asarray(b, float)  # broadcasts along the last axis (W_out) when F == W_out
-    return out
-''', "adds b along the last axis instead of the filter axis"),
-    Variant("fft-circular", "fft_conv2d", '''
-def fft_conv2d(x, k):
-    x = np.asarray(x, float)
-    return np.real(np.fft.ifft2(np.fft.fft2(x) * np.fft.fft2(k, s=x.shape)))
-''', "no zero padding: a circular convolution of the image's size"),
+    return out if b is None else out + np.asarray(b, float)[None, :, None, None]
+''', "no stride check: stride=0 fails inside NumPy ('slice step cannot be zero'), not naming stride"),
     Variant("fft-complex-result", "fft_conv2d", '''
 def fft_conv2d(x, k):
     x = np.asarray(x, float); k = np.asarray(k, float)
     shape = (x.shape[0] + k.shape[0] - 1, x.shape[1] + k.shape[1] - 1)
     return np.fft.ifft2(np.fft.fft2(x, s=shape) * np.fft.fft2(k, s=shape))
 ''', "returns the complex inverse transform"),
-    Variant("sobel-no-sqrt", "sobel_edges", '''
-def sobel_edges(img):
-    kx = np.array([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]])
-    return corr2d(img, kx) ** 2 + corr2d(img, kx.T) ** 2
-''', "squared magnitude: forgets the square root"),
-    Variant("sobel-abs-sum", "sobel_edges", '''
-def sobel_edges(img):
-    kx = np.array([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]])
-    return np.abs(corr2d(img, kx)) + np.abs(corr2d(img, kx.T))
-''', "|gx| + |gy|, a cheaper approximation, not the magnitude"),
-    Variant("sobel-gx-only", "sobel_edges", '''
-def sobel_edges(img):
-    kx = np.array([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]])
-    return np.abs(corr2d(img, kx))
-''', "only vertical edges"),
 ]
 
 ALTERNATIVES = [

@@ -1,4 +1,4 @@
-"""Mistakes and alternative answers for 02_output_size (see tests/harness.py)."""
+"""Mistakes, partial answers and alternative answers for 02_output_size (see tests/harness.py)."""
 
 from harness import Variant
 
@@ -69,6 +69,13 @@ def _trace(conv_line: str, pool_line: str, flatten_line: str, extra: str = "") -
 '''
 
 
+def _without(code: str, lines: str) -> str:
+    """`code` with `lines` cut out (a rule check left out of an otherwise right answer)."""
+    if lines not in code:
+        raise ValueError(f"catalogue: {lines!r} is not in the code")
+    return code.replace(lines, "")
+
+
 _CONV_OK = ("shape = (out_channels, conv_output_size(shape[1], kernel_size, stride, padding), "
             "conv_output_size(shape[2], kernel_size, stride, padding))")
 _POOL_OK = ("shape = (shape[0], pool_output_size(shape[1], kernel_size, stride), "
@@ -121,33 +128,12 @@ MISTAKES = [
         raise ValueError(f"kernel_size={kernel_size} does not fit")
     return out
 '''), "rounds up instead of down"),
-    Variant("conv-no-fit-check", "conv_output_size", _conv('''
-    return (size + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1
-'''), "returns 0 or negative sizes instead of raising"),
-    Variant("conv-no-argument-checks", "conv_output_size", _conv('''
-    out = (size + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1
-    if out < 1:
-        raise ValueError(f"kernel_size={kernel_size} does not fit")
-    return out
-''', checks="\n"), "no range checks: stride=0 divides by zero, negative padding passes"),
     # same_padding
     Variant("same-half-kernel", "same_padding", '''def same_padding(kernel_size, dilation=1):
     if kernel_size % 2 == 0:
         raise ValueError(f"kernel_size={kernel_size} is even")
     return kernel_size // 2
 ''', "kernel_size // 2: forgets the dilation"),
-    Variant("same-floor-even", "same_padding", '''def same_padding(kernel_size, dilation=1):
-    if kernel_size < 1 or dilation < 1:
-        raise ValueError(f"kernel_size={kernel_size}, dilation={dilation} must be >= 1")
-    return dilation * (kernel_size - 1) // 2
-''', "rounds down for even kernels instead of refusing them"),
-    Variant("same-float", "same_padding", '''def same_padding(kernel_size, dilation=1):
-    if kernel_size < 1 or dilation < 1:
-        raise ValueError(f"kernel_size={kernel_size}, dilation={dilation} must be >= 1")
-    if dilation * (kernel_size - 1) % 2:
-        raise ValueError(f"kernel_size={kernel_size}: no symmetric padding")
-    return dilation * (kernel_size - 1) / 2
-''', "returns a float (1.0)"),
     Variant("same-even-kernel-check", "same_padding", '''def same_padding(kernel_size, dilation=1):
     if kernel_size < 1 or dilation < 1:
         raise ValueError(f"kernel_size={kernel_size}, dilation={dilation} must be >= 1")
@@ -180,29 +166,6 @@ MISTAKES = [
         raise ValueError(f"kernel_size={kernel_size} does not fit")
     return out
 '''), "ceil_mode keeps a last window that starts in the padding"),
-    Variant("pool-no-padding-check", "pool_output_size", _pool('''    if stride is None:
-        stride = kernel_size
-''' + _POOL_CHECKS + '''
-    span = size + 2 * padding - kernel_size
-    out = -(-span // stride) + 1 if ceil_mode else span // stride + 1
-    if ceil_mode and (out - 1) * stride >= size + padding:
-        out -= 1
-    if out < 1:
-        raise ValueError(f"kernel_size={kernel_size} does not fit")
-    return out
-'''), "accepts padding larger than kernel_size / 2"),
-    Variant("pool-stride-or-kernel", "pool_output_size", _pool('''    stride = stride or kernel_size
-''' + _POOL_CHECKS + '''
-    if 2 * padding > kernel_size:
-        raise ValueError(f"padding={padding} exceeds kernel_size/2")
-    span = size + 2 * padding - kernel_size
-    out = -(-span // stride) + 1 if ceil_mode else span // stride + 1
-    if ceil_mode and (out - 1) * stride >= size + padding:
-        out -= 1
-    if out < 1:
-        raise ValueError(f"kernel_size={kernel_size} does not fit")
-    return out
-'''), "stride = stride or kernel_size turns stride=0 into kernel_size instead of refusing it"),
     # conv_transpose_output_size
     Variant("transpose-size-times-stride", "conv_transpose_output_size", _transpose('''
     if output_padding >= max(stride, dilation):
@@ -259,6 +222,85 @@ MISTAKES = [
     Variant("trace-includes-input", "trace_shapes",
             _trace(_CONV_OK, _POOL_OK, _FLAT_OK, extra="\n    shapes.append(shape)"),
             "starts the list with the input shape (one shape too many)"),
+]
+
+PARTIAL = [
+    # conv_output_size
+    Variant("conv-no-fit-check", "conv_output_size", _conv('''
+    return (size + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1
+'''), "returns 0 or negative sizes instead of raising"),
+    Variant("conv-no-argument-checks", "conv_output_size", _conv('''
+    out = (size + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1
+    if out < 1:
+        raise ValueError(f"kernel_size={kernel_size} does not fit")
+    return out
+''', checks="\n"), "no range checks: stride=0 divides by zero, negative padding passes"),
+    Variant("conv-float-floor", "conv_output_size", _conv('''
+    out = (size + 2 * padding - dilation * (kernel_size - 1) - 1) / stride // 1 + 1
+    if out < 1:
+        raise ValueError(f"kernel_size={kernel_size} does not fit")
+    return out
+'''), "floors a true division with // 1: the right size, but a float (4.0)"),
+    # same_padding
+    Variant("same-floor-even", "same_padding", '''def same_padding(kernel_size, dilation=1):
+    if kernel_size < 1 or dilation < 1:
+        raise ValueError(f"kernel_size={kernel_size}, dilation={dilation} must be >= 1")
+    return dilation * (kernel_size - 1) // 2
+''', "rounds down for even kernels instead of refusing them"),
+    Variant("same-float", "same_padding", '''def same_padding(kernel_size, dilation=1):
+    if kernel_size < 1 or dilation < 1:
+        raise ValueError(f"kernel_size={kernel_size}, dilation={dilation} must be >= 1")
+    if dilation * (kernel_size - 1) % 2:
+        raise ValueError(f"kernel_size={kernel_size}: no symmetric padding")
+    return dilation * (kernel_size - 1) / 2
+''', "returns a float (1.0)"),
+    # pool_output_size
+    Variant("pool-no-padding-check", "pool_output_size", _pool('''    if stride is None:
+        stride = kernel_size
+''' + _POOL_CHECKS + '''
+    span = size + 2 * padding - kernel_size
+    out = -(-span // stride) + 1 if ceil_mode else span // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1
+    if out < 1:
+        raise ValueError(f"kernel_size={kernel_size} does not fit")
+    return out
+'''), "accepts padding larger than kernel_size / 2"),
+    Variant("pool-stride-or-kernel", "pool_output_size", _pool('''    stride = stride or kernel_size
+''' + _POOL_CHECKS + '''
+    if 2 * padding > kernel_size:
+        raise ValueError(f"padding={padding} exceeds kernel_size/2")
+    span = size + 2 * padding - kernel_size
+    out = -(-span // stride) + 1 if ceil_mode else span // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1
+    if out < 1:
+        raise ValueError(f"kernel_size={kernel_size} does not fit")
+    return out
+'''), "stride = stride or kernel_size turns stride=0 into kernel_size instead of refusing it"),
+    # conv_transpose_output_size
+    Variant("transpose-no-crop-check", "conv_transpose_output_size", _transpose('''
+    if output_padding >= max(stride, dilation):
+        raise ValueError(f"output_padding={output_padding} must be smaller than stride or dilation")
+    return (size - 1) * stride - 2 * padding + dilation * (kernel_size - 1) + output_padding + 1
+'''), "returns 0 or a negative size when the padding crops the whole output"),
+    Variant("transpose-no-output-padding-rule", "conv_transpose_output_size", _transpose('''
+    out = (size - 1) * stride - 2 * padding + dilation * (kernel_size - 1) + output_padding + 1
+    if out < 1:
+        raise ValueError(f"padding={padding} crops everything")
+    return out
+'''), "accepts output_padding >= max(stride, dilation), which PyTorch refuses"),
+    # trace_shapes
+    Variant("trace-linear-on-maps", "trace_shapes",
+            _without(_trace(_CONV_OK, _POOL_OK, _FLAT_OK), '''            if len(shape) != 1:
+                raise ValueError(f"linear needs a flat input, got {shape}")
+'''),
+            "right shapes, but a linear layer on a (C, H, W) shape is accepted instead of refused"),
+    Variant("trace-conv-after-flatten-index-error", "trace_shapes",
+            _without(_trace(_CONV_OK, _POOL_OK, _FLAT_OK), '''        if kind in ("conv", "pool") and len(shape) != 3:
+            raise ValueError(f"{layer} needs a (C, H, W) input, got {shape}")
+'''),
+            "right shapes, but a conv after flatten fails with an IndexError, not a ValueError"),
 ]
 
 ALTERNATIVES = [

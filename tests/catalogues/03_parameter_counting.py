@@ -1,4 +1,5 @@
-"""03_parameter_counting: common mistakes (each must lose points) and other correct answers."""
+"""03_parameter_counting: common mistakes (each must lose points), partial answers (right values,
+one rule missed) and other correct answers."""
 
 from harness import Variant
 
@@ -19,6 +20,13 @@ _MACS = ('''def conv2d_macs(in_channels, out_channels, kernel_size, output_size,
     h_out, w_out = (output_size, output_size) if np.isscalar(output_size) else output_size
     if min(h_out, w_out) < 1:
         raise ValueError(f"output_size={output_size} must be at least 1")''' + _CONV_CHECKS)
+
+def _without(code: str, lines: str) -> str:
+    """`code` with `lines` cut out (a rule check left out of an otherwise right answer)."""
+    if lines not in code:
+        raise ValueError(f"catalogue: {lines!r} is not in the code")
+    return code.replace(lines, "")
+
 
 _LINEAR_CHECKS = '''
     for name, value in (("in_features", in_features), ("out_features", out_features)):
@@ -121,15 +129,6 @@ MISTAKES = [
             + ("    return out_channels * (in_channels // groups) * kh * kw"
                " + (out_channels if bias else 0)\n"),
             "assumes square kernels: a (3, 5) kernel counted as 3x3"),
-    Variant("conv-no-groups-check", "conv2d_params",
-            '''def conv2d_params(in_channels, out_channels, kernel_size, bias=True, groups=1):
-    kh, kw = (kernel_size, kernel_size) if np.isscalar(kernel_size) else kernel_size
-    for name, value in (("in_channels", in_channels), ("out_channels", out_channels),
-                        ("kernel_size", min(kh, kw)), ("groups", groups)):
-        if value < 1:
-            raise ValueError(f"{name}={value} must be at least 1")
-    return out_channels * (in_channels // groups) * kh * kw + (out_channels if bias else 0)
-''', "no ValueError when groups does not divide the channels (PyTorch refuses the layer)"),
     # linear_params
     Variant("linear-forgot-bias", "linear_params",
             "def linear_params(in_features, out_features, bias=True):" + _LINEAR_CHECKS
@@ -178,9 +177,6 @@ MISTAKES = [
     Variant("table-off-by-one", "layer_table",
             _table(size_formula="(size + 2 * padding - kernel_size) // stride"),
             "output size without the + 1: wrong shapes and MACs downstream"),
-    Variant("table-int-truncation", "layer_table",
-            _table(size_formula="int((size + 2 * padding - kernel_size) / stride) + 1"),
-            "int() rounds towards zero: a window that overhangs by less than a stride still 'fits'"),
     Variant("table-padding-once", "layer_table",
             _table(size_formula="(size + padding - kernel_size) // stride + 1"),
             "padding added on one side only"),
@@ -197,6 +193,59 @@ MISTAKES = [
     Variant("table-flatten-one-map", "layer_table",
             _table(flatten="(shape[-2] * shape[-1],) if len(shape) == 3 else shape"),
             "flatten forgets the channels: the first linear layer gets H*W inputs"),
+]
+
+PARTIAL = [
+    # conv2d_params
+    Variant("conv-no-groups-check", "conv2d_params",
+            '''def conv2d_params(in_channels, out_channels, kernel_size, bias=True, groups=1):
+    kh, kw = (kernel_size, kernel_size) if np.isscalar(kernel_size) else kernel_size
+    for name, value in (("in_channels", in_channels), ("out_channels", out_channels),
+                        ("kernel_size", min(kh, kw)), ("groups", groups)):
+        if value < 1:
+            raise ValueError(f"{name}={value} must be at least 1")
+    return out_channels * (in_channels // groups) * kh * kw + (out_channels if bias else 0)
+''', "no ValueError when groups does not divide the channels (PyTorch refuses the layer)"),
+    Variant("conv-size-errors-name-nothing", "conv2d_params",
+            '''def conv2d_params(in_channels, out_channels, kernel_size, bias=True, groups=1):
+    kh, kw = (kernel_size, kernel_size) if np.isscalar(kernel_size) else kernel_size
+    if min(in_channels, out_channels, kh, kw) < 1:
+        raise ValueError("every size must be at least 1")
+    if groups < 1 or in_channels % groups or out_channels % groups:
+        raise ValueError(f"groups={groups} must be at least 1 and divide both channel counts")
+    return out_channels * (in_channels // groups) * kh * kw + (out_channels if bias else 0)
+''', "right counts, but the ValueError for a size below 1 does not say which argument"),
+    # linear_params
+    Variant("linear-no-checks", "linear_params",
+            "def linear_params(in_features, out_features, bias=True):\n"
+            "    return in_features * out_features + (out_features if bias else 0)\n",
+            "right counts, but in_features=0 gives 0 parameters instead of a ValueError"),
+    # unshared_params
+    Variant("unshared-no-output-size-check", "unshared_params",
+            '''def unshared_params(in_channels, out_channels, kernel_size, output_size, bias=True):
+    kh, kw = (kernel_size, kernel_size) if np.isscalar(kernel_size) else kernel_size
+    h_out, w_out = (output_size, output_size) if np.isscalar(output_size) else output_size
+    for name, value in (("in_channels", in_channels), ("out_channels", out_channels),
+                        ("kernel_size", min(kh, kw))):
+        if value < 1:
+            raise ValueError(f"{name}={value} must be at least 1")
+    units = out_channels * h_out * w_out
+    return units * in_channels * kh * kw + (units if bias else 0)
+''', "right counts, but an empty or negative output map is not refused"),
+    # conv2d_macs
+    Variant("macs-no-groups-check", "conv2d_macs",
+            _without(_MACS, '''    if in_channels % groups or out_channels % groups:
+        raise ValueError(f"groups={groups} must divide both channel counts")
+''') + "    return out_channels * h_out * w_out * (in_channels // groups) * kh * kw\n",
+            "right counts, but groups that do not divide the channels are not refused"),
+    # linear_macs
+    Variant("linear-macs-no-checks", "linear_macs",
+            "def linear_macs(in_features, out_features):\n    return in_features * out_features\n",
+            "right counts, but sizes below 1 are not refused"),
+    # layer_table
+    Variant("table-int-truncation", "layer_table",
+            _table(size_formula="int((size + 2 * padding - kernel_size) / stride) + 1"),
+            "int() rounds towards zero: a window that overhangs by less than a stride still 'fits'"),
     Variant("table-no-flatten-check", "layer_table",
             _table(linear_check="pass"),
             "a linear layer after a (C, H, W) shape is accepted (reads C as its inputs)"),
