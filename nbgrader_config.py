@@ -16,6 +16,6 @@ c.OverwriteCells.add_missing_cells = True
 
 # Only a raised error fails a test cell: nbgrader alone also gives 0 to a test cell that wrote to
 # stderr (a warning, a progress bar). One rule for Validate, autograde and `cnncourse check`.
-from cnncourse.scoring import only_errors_fail  # noqa: E402
+from cnncourse.grading.scoring import only_errors_fail  # noqa: E402
 
 only_errors_fail()

@@ -26,9 +26,9 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from autograde import reference_answers, source_notebook, with_answers  # noqa: E402
 from harness import variants  # noqa: E402
 
-from cnncourse.autograde import reference_answers, source_notebook, with_answers  # noqa: E402
 from cnncourse.course import CONFIG_NAME, ensure_bin_on_path  # noqa: E402
 from cnncourse.notebooks import read_notebook  # noqa: E402
 

@@ -21,14 +21,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the harness's catalogues and packing rules
 
-from harness import assignments, cells_of, pack, variants  # noqa: E402
-
-from cnncourse.autograde import (  # noqa: E402
+from autograde import (  # noqa: E402
     grade_batch,
     reference_answers,
     source_notebook,
     with_answers,
 )
+from harness import assignments, cells_of, pack, variants  # noqa: E402
+
 from cnncourse.course import ensure_bin_on_path  # noqa: E402
 from cnncourse.notebooks import read_notebook  # noqa: E402
 

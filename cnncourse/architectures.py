@@ -18,6 +18,9 @@ from __future__ import annotations
 
 from collections import Counter
 
+__all__ = ["ALEXNET", "ALEXNET_INPUT", "KINDS", "LENET5", "LENET5_INPUT", "Layer", "NETWORKS",
+           "SIMPLE_CNN", "SIMPLE_CNN_INPUT", "VGG16", "VGG16_INPUT", "describe", "layer_names"]
+
 Layer = tuple
 
 # LeNet-5 as the course builds it (notebook 06): 28x28 grey digits, the first convolution padded

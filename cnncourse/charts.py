@@ -12,6 +12,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
+__all__ = ["plot_cost_comparison", "plot_layer_shares", "plot_receptive_field", "show_windows_1d"]
+
 _INPUT, _PAD, _TAP, _BAD = "white", "#d9d9d9", "#4c72b0", "#c44e52"
 
 

@@ -2,8 +2,8 @@
 
 nbgrader's own Validate exits 0 whatever happens; this exits 1 when a visible test fails, and
 shows one row per graded test cell, so a student knows what to fix before submitting. A cell
-is scored by the rule `cnncourse grade` and Validate use (`cnncourse.scoring`): only a raised
-error fails it, and a cell that gives partial credit shows its groups of checks.
+is scored by the rule `cnncourse grade` and Validate use (`cnncourse.grading.scoring`): only a
+raised error fails it, and a cell that gives partial credit shows its groups of checks.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cnncourse.grading.scoring import cell_score
 from cnncourse.notebooks import CourseError, graded_cells, read_notebook
-from cnncourse.scoring import cell_score
 from cnncourse.testing import GroupResult, groups_in
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")

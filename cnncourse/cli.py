@@ -60,7 +60,8 @@ def _cmd_grade(args) -> int:
     from sqlalchemy.exc import SAWarning
 
     from cnncourse.course import find_root, resolve_assignments
-    from cnncourse.grade import grade_class, summary
+    from cnncourse.grading.results import summary
+    from cnncourse.grading.run import grade_class
 
     # nbgrader 0.9.6 trips SQLAlchemy 2's autoflush and relationship warnings (multi-line, on
     # every run): they are about nbgrader's code, not the class, and say nothing to a grader
@@ -69,7 +70,7 @@ def _cmd_grade(args) -> int:
     root = find_root()
     submitted = Path(args.submitted)
     if args.zip:
-        from cnncourse.collect import zip_collect
+        from cnncourse.grading.intake import zip_collect
 
         if len(args.assignments) != 1:
             raise CourseError("--zip needs the one assignment the archive holds, e.g. "
@@ -85,7 +86,8 @@ def _cmd_grade(args) -> int:
     rows = grade_class(root, submitted, names, out, jobs=args.jobs, timeout=args.timeout,
                        memory_gb=args.memory_gb, db_url=args.db_url,
                        max_output_mb=args.max_output_mb, warm_kernels=not args.cold_kernels,
-                       jail=not args.no_jail, say=_say, progress=not args.no_progress)
+                       jail=not args.no_jail, say=_say, progress=not args.no_progress,
+                       resume=args.resume)
     _say(summary(rows))
     _say(f"wrote {out / 'grades.csv'} (the status column says why a row has no score), "
          f"{out / 'feedback'}/<student>/<assignment>.html and {out / 'report.html'}; "
@@ -174,6 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run student code unjailed, as the grader's user (by default it gets "
                    "a private view of the files and, as root, a user of its own per worker, "
                    "else user namespaces)")
+    p.add_argument("--resume", action="store_true",
+                   help="after an interrupted run: keep the graded rows of --out/grades.csv "
+                   "whose submission is byte-identical to the file there now, grade the rest")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=_cmd_grade)
     return parser

@@ -122,3 +122,35 @@ def run_api(call, *args, what: str, **kwargs) -> dict:
         last = [line for line in detail.strip().splitlines() if line.strip()][-8:]
         raise CourseError(f"nbgrader could not {what}:\n" + "\n".join(last))
     return result
+
+
+def generate(root: Path, assignments: list[str], where: Path, *, db_url: str | None = None,
+             keep_solutions: bool = True) -> Path:
+    """Generate `assignments` with nbgrader in a scratch course at `where` (created): the course
+    config and those solutions/ folders copied, then ``generate_assignment`` into
+    ``where/notebooks/`` and into the gradebook `db_url` (default: one in `where`). The one
+    way the grader, the release and the tests build a scratch course. Returns `where`.
+
+    Without `keep_solutions`, solutions/ is removed afterwards: student kernels may then run in
+    copies of the scratch course, which holds no answer.
+
+    Raises:
+        CourseError: nbgrader could not generate an assignment (its log's last lines).
+    """
+    import shutil
+
+    where.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(root / CONFIG_NAME, where / CONFIG_NAME)
+    for a in assignments:
+        target = where / "solutions" / a
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(root / "solutions" / a, target,
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    overrides = {"CourseDirectory__db_url": db_url} if db_url else {}
+    api = nbgrader_api(where, **overrides)
+    for a in assignments:
+        run_api(api.generate_assignment, a, force=True, create=True, what=f"generate {a}")
+    if not keep_solutions:
+        shutil.rmtree(where / "solutions")
+    return where

@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 
+__all__ = ["plot_curves"]
+
 
 def plot_curves(history: Mapping[str, Sequence[float]], ax=None, *, title: str = "",
                 xlabel: str = "epoch", ylabel: str = ""):

@@ -22,6 +22,10 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+__all__ = ["BUNDLED", "IDX_FILES", "MD5", "MIRRORS", "MNIST_MEAN", "MNIST_STD", "SPLITS",
+           "download_mnist", "file_digest", "load_idx", "load_mnist_idx", "mnist_arrays",
+           "mnist_datasets", "mnist_loaders", "normalize_images", "parse_idx", "verify_checksum"]
+
 BUNDLED = Path(__file__).with_name("data") / "mnist_5k.npz"
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # of the 60,000 training images, pixels in [0, 1]
 SPLITS = ("train", "test")

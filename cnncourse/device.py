@@ -6,6 +6,8 @@ import os
 
 import torch
 
+__all__ = ["pick_device"]
+
 
 def pick_device(prefer: str | None = None) -> torch.device:
     """`torch.device("cuda")` when CUDA is available, else `torch.device("cpu")`.

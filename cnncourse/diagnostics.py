@@ -12,6 +12,9 @@ from torch import fx, nn
 
 from cnncourse.plot import _grid, show_image
 
+__all__ = ["confusion_matrix", "layer_outputs", "plot_confusion_matrix", "show_filters",
+           "show_layer_outputs", "show_misclassified"]
+
 
 def _numpy(values) -> np.ndarray:
     if hasattr(values, "detach"):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+__all__ = ["grace_hopper"]
+
 
 def grace_hopper(*, gray: bool = True, step: int = 1) -> np.ndarray:
     """The portrait of Grace Hopper that matplotlib ships, as floats in [0, 1].

@@ -17,6 +17,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+__all__ = ["DIRECTIONS", "Representation", "cosine_similarity", "fraction_unchanged",
+           "invariance_curve", "invariance_curves", "plot_invariance", "pooled", "shift_images"]
+
 Representation = Callable[[np.ndarray], np.ndarray]
 
 # The four directions of a shift by s pixels: (rows down, columns right) per unit of s.

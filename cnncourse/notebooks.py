@@ -47,7 +47,11 @@ def parse_notebook(raw: bytes, name: str = "the notebook") -> nbformat.NotebookN
                                 "from Jupyter.", EMPTY)
     try:
         data = json.loads(raw)  # bytes: JSON's own encoding detection, a UTF-8 BOM included
-    except (ValueError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise NotebookFileError(f"{name} cannot be read as text ({exc.reason}): it is not a "
+                                "notebook. Open it in Jupyter or take a fresh copy.",
+                                NOT_JSON) from None
+    except ValueError as exc:
         where = f" (line {exc.lineno}, column {exc.colno}: {exc.msg})" \
             if isinstance(exc, json.JSONDecodeError) else ""
         raise NotebookFileError(f"{name} is not a notebook: it is not valid JSON{where}. "

@@ -19,6 +19,8 @@ import torch.nn.functional as F
 
 from cnncourse.data import mnist_arrays, normalize_images
 
+__all__ = ["Split", "accuracy_and_loss", "make_mlp", "mnist_subset", "train_curves"]
+
 Split = tuple[torch.Tensor, torch.Tensor]  # images (N, 784) float32, labels (N,) int64
 
 

@@ -6,6 +6,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
+__all__ = ["show_feature_maps", "show_image", "show_images", "show_matrix", "show_sliding_window"]
+
 
 def _grid(n: int, cols: int, size: float = 2.0):
     cols = max(1, min(cols, n))

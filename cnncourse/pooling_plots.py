@@ -12,6 +12,8 @@ from matplotlib.patches import Rectangle
 
 from cnncourse.plot import show_matrix
 
+__all__ = ["show_pooling"]
+
 _COLOURS = ("crimson", "darkorange", "seagreen", "royalblue", "purple", "teal", "olive", "brown")
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import nbformat
 
-from cnncourse.course import CONFIG_NAME, nbgrader_api, run_api
+from cnncourse.course import generate as generate_course
 from cnncourse.notebooks import (
     BEGIN_HIDDEN,
     BEGIN_SOLUTION,
@@ -229,16 +229,7 @@ def generate(root: Path, assignment: str, into: Path) -> Path:
     touched. Returns the path of the stripped student notebook.
     """
     with tempfile.TemporaryDirectory(prefix="cnncourse-release-") as tmp:
-        scratch = Path(tmp)
-        shutil.copy2(root / CONFIG_NAME, scratch / CONFIG_NAME)
-        shutil.copytree(
-            root / "solutions" / assignment,
-            scratch / "solutions" / assignment,
-            ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"),
-        )
-        api = nbgrader_api(scratch)
-        run_api(api.generate_assignment, assignment, force=True, create=True,
-                what=f"generate the student version of {assignment}")
+        scratch = generate_course(root, [assignment], Path(tmp))
         out = into / assignment
         if out.exists():
             shutil.rmtree(out)

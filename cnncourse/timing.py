@@ -6,6 +6,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+__all__ = ["TimingTable", "best_time", "timing_table"]
+
 
 def best_time(fn: Callable[[], object], *, repeat: int = 3, budget: float = 2.0) -> float:
     """The fastest of up to `repeat` runs of `fn()`, in seconds (stops early past `budget` s)."""

@@ -140,7 +140,8 @@ class Cells:
 
 
 def cells_of(source_nb) -> Cells:
-    from cnncourse.autograde import reference_answers
+    from autograde import reference_answers
+
     from cnncourse.notebooks import graded_cells
 
     tests = {c.grade_id: c.source for c in graded_cells(source_nb) if c.kind == "test"}

@@ -23,10 +23,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from autograde import reference_answers, source_notebook, with_answers
 from harness import assignments
 from test_lab import _free_port, serving
 
-from cnncourse.autograde import reference_answers, source_notebook, with_answers
 from cnncourse.notebooks import read_notebook, write_notebook
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from autograde import reference_answers, source_notebook, with_answers
 from harness import ROOT, assignments, marker
 
-from cnncourse.autograde import reference_answers, source_notebook, with_answers
 from cnncourse.notebooks import read_notebook, write_notebook
 
 pytestmark = pytest.mark.slow

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from autograde import reference_answers, with_answers
 from toycourse import make_toy_course, toy_notebook
 
 from cnncourse.authoring import code, markdown
-from cnncourse.autograde import reference_answers, with_answers
 from cnncourse.notebooks import read_notebook, write_notebook
 
 

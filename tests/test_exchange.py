@@ -11,9 +11,9 @@ import sys
 
 import nbformat
 import pytest
+from autograde import with_answers
 from toycourse import make_toy_course
 
-from cnncourse.autograde import with_answers
 from cnncourse.course import ensure_bin_on_path
 from cnncourse.notebooks import read_notebook
 

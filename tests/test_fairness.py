@@ -11,6 +11,13 @@ All submissions of one assignment are autograded in one nbgrader process (one ba
 from __future__ import annotations
 
 import pytest
+from autograde import (
+    answer_ids,
+    grade_batch,
+    reference_answers,
+    source_notebook,
+    with_answers,
+)
 from harness import (
     DEFAULT_MINIMUM,
     MINIMUM,
@@ -22,13 +29,6 @@ from harness import (
     variants,
 )
 
-from cnncourse.autograde import (
-    answer_ids,
-    grade_batch,
-    reference_answers,
-    source_notebook,
-    with_answers,
-)
 from cnncourse.notebooks import read_notebook
 from cnncourse.release import find_leaks, generate
 

@@ -1,12 +1,12 @@
 """Feedback pages render as nbconvert's HTMLExporter renders them, in a fifth of the time.
 
-`cnncourse.feedback` skips bleach where the markup is only pygments' highlighting of code, and
-does the BeautifulSoup pass's two touches (alt text, tab stops) on the string. Here a notebook
-with everything a student can put in one (raw HTML and scripts in markdown and outputs, images
-without alt text, errors) renders to the same document both ways, and what is not highlighted
-code is still sanitized. And a notebook whose metadata nbconvert rejects (a widget state
-without `state`, tags that are not a list) still gets its page: `feedback.renderable` renders
-a copy without it.
+`cnncourse.grading.feedback` skips bleach where the markup is only pygments' highlighting of
+code, and does the BeautifulSoup pass's two touches (alt text, tab stops) on the string. Here a
+notebook with everything a student can put in one (raw HTML and scripts in markdown and
+outputs, images without alt text, errors) renders to the same document both ways, and what is
+not highlighted code is still sanitized. And a notebook whose metadata nbconvert rejects (a
+widget state without `state`, tags that are not a list) still gets its page:
+`feedback.renderable` renders a copy without it.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ import base64
 import copy
 
 import pytest
+from autograde import reference_answers, with_answers
 from bs4 import BeautifulSoup
 from nbconvert import HTMLExporter
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 from toycourse import toy_notebook
 
-from cnncourse import feedback
-from cnncourse.autograde import reference_answers, with_answers
+from cnncourse.grading import feedback
 
 PNG = base64.b64encode(bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"

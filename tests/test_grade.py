@@ -14,9 +14,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from autograde import with_answers
 from toycourse import make_toy_course
 
-from cnncourse.autograde import with_answers
 from cnncourse.notebooks import read_notebook
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("grade")]  # one class run
@@ -32,7 +32,7 @@ def double(x):
     return np.zeros(np.shape(x))"""
 TOY_PROBES = '''
 import numpy as np
-from cnncourse.verify import Probe, same_as
+from cnncourse.grading.verify import Probe, same_as
 
 PROBES = [
     Probe("double", lambda rng: [((rng.normal(size=5),), {})], same_as(lambda x: 2 * x)),
@@ -234,8 +234,8 @@ def _class(root):
 def graded(tmp_path_factory, cli):
     root = make_toy_course(tmp_path_factory.mktemp("class"))
     assert cli("release", cwd=root).returncode == 0
-    (root / "tests" / "probes").mkdir(parents=True)
-    (root / "tests" / "probes" / "00_toy.py").write_text(TOY_PROBES)
+    (root / "probes").mkdir(parents=True)
+    (root / "probes" / "00_toy.py").write_text(TOY_PROBES)
     _class(root)
     result = cli("grade", "--jobs", "2", "--timeout", "25", "--memory-gb", "4", "--no-progress",
                  "--db-url", f"sqlite:///{root / 'class.db'}", cwd=root)

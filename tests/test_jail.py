@@ -1,4 +1,4 @@
-"""The grading jail (`cnncourse.jail`): what student code sees and can do once inside it.
+"""The grading jail (`cnncourse.grading.jail`): what student code sees and can do once inside it.
 
 Every kernel and sandbox run of `cnncourse grade` enters one: a file tree of its own (the
 system, Python, the package and its own folder) and, as root, a user of its own per worker;
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from cnncourse import jail
+from cnncourse.grading import jail
 
 ROOT = Path(__file__).resolve().parents[1]
 # root jails need root; the user-namespace ones are tested as an ordinary user that root makes
@@ -35,7 +35,7 @@ INSIDE = r"""
 import json, os, subprocess, sys
 kind, uid, mountpoint, work, secret, course = sys.argv[1:7]
 sys.path.insert(0, os.path.join(course, "tests"))
-from cnncourse import jail
+from cnncourse.grading import jail
 from unprivileged import become
 
 parent = os.getppid()
@@ -114,7 +114,7 @@ def test_jails_work_here_for_root_and_for_an_ordinary_user():
     `enter_userns`'s (which needs unprivileged user namespaces: Debian's kernels allow them)."""
     assert jail.available() is None
     code = ("import sys; sys.path.insert(0, sys.argv[1]); from unprivileged import become; "
-            "from cnncourse import jail; become(int(sys.argv[2]), also=(sys.argv[3],)); "
+            "from cnncourse.grading import jail; become(int(sys.argv[2]), also=(sys.argv[3],)); "
             "print(jail.as_root(), jail.available())")
     done = subprocess.run([sys.executable, "-c", code, str(ROOT / "tests"),
                            str(jail.free_uid()), str(ROOT)], capture_output=True, text=True,
@@ -176,7 +176,7 @@ def test_kill_all_ends_every_process_of_a_jails_user():
 LIVES = r"""
 import os, subprocess, sys, time
 sys.path.insert(0, sys.argv[1])
-from cnncourse import jail
+from cnncourse.grading import jail
 from unprivileged import become
 
 become(int(sys.argv[2]), also=(sys.argv[3],))
@@ -238,7 +238,7 @@ def test_a_jail_is_refused_without_root_or_with_threads(tmp_path):
         with pytest.raises(jail.JailError, match="needs root"):
             jail.enter(12345678, str(tmp_path), str(tmp_path))
         return
-    code = ("import threading, time, sys\nfrom cnncourse import jail\n"
+    code = ("import threading, time, sys\nfrom cnncourse.grading import jail\n"
             "threading.Thread(target=time.sleep, args=(5,), daemon=True).start()\n"
             "try:\n    jail.enter(jail.free_uid(), sys.argv[1], sys.argv[1])\n"
             "except jail.JailError as e:\n    print(e)\n")
@@ -254,10 +254,10 @@ def test_without_the_jail_the_trespasser_of_the_class_run_reaches_the_course(tmp
     solutions, another student's submission and the hidden tests."""
     import ast
 
+    from autograde import with_answers
     from test_grade import RIGHT_DOUBLE, RIGHT_HALVE, _text, trespassing_halve
     from toycourse import make_toy_course
 
-    from cnncourse.autograde import with_answers
     from cnncourse.notebooks import read_notebook
 
     root = make_toy_course(tmp_path)
@@ -286,6 +286,7 @@ def test_a_grader_who_is_not_root_grades_the_class_jailed_in_user_namespaces(cli
     solutions, alice's submission, the grader's home or other processes."""
     import ast
 
+    from autograde import with_answers
     from test_grade import (
         NUMPY_PATCHING_DOUBLE,
         RIGHT_DOUBLE,
@@ -296,7 +297,6 @@ def test_a_grader_who_is_not_root_grades_the_class_jailed_in_user_namespaces(cli
     )
     from toycourse import make_toy_course
 
-    from cnncourse.autograde import with_answers
     from cnncourse.notebooks import read_notebook
 
     base = Path(tempfile.mkdtemp(prefix="cnncourse-grader-"))
@@ -307,8 +307,8 @@ def test_a_grader_who_is_not_root_grades_the_class_jailed_in_user_namespaces(cli
         home.mkdir()
         assert cli("release", cwd=root).returncode == 0
         release = read_notebook(root / "notebooks" / "00_toy" / "00_toy.ipynb")
-        (root / "tests" / "probes").mkdir(parents=True)  # verified in the sandbox, jailed too
-        (root / "tests" / "probes" / "00_toy.py").write_text(TOY_PROBES)
+        (root / "probes").mkdir(parents=True)  # verified in the sandbox, jailed too
+        (root / "probes" / "00_toy.py").write_text(TOY_PROBES)
         tom = trespassing_halve(root, db=root / "gradebook.db", home=home)
         answers = {"alice": {"double": RIGHT_DOUBLE, "halve": RIGHT_HALVE},
                    "tom": {"double": RIGHT_DOUBLE, "halve": tom},

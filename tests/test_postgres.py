@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 
 import pytest
+from autograde import with_answers
 from test_grade import RIGHT_DOUBLE, RIGHT_HALVE, WRONG_HALVE
 from toycourse import make_toy_course
 
-from cnncourse.autograde import with_answers
 from cnncourse.notebooks import read_notebook
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("postgres")]
@@ -138,7 +138,7 @@ def test_graders_take_turns_to_write_the_gradebook(tmp_path, postgres, kind):
     log = tmp_path / "log"
     holder = f"""
 import time
-from cnncourse.grade import gradebook_lock
+from cnncourse.grading.gradebook import lock as gradebook_lock
 with gradebook_lock({url!r}):
     open({str(log)!r}, "a").write("first in\\n")
     while "second waits" not in open({str(log)!r}).read():  # the other one is at the door
@@ -147,7 +147,7 @@ with gradebook_lock({url!r}):
     open({str(log)!r}, "a").write("first out\\n")
 """
     waiter = f"""
-from cnncourse.grade import gradebook_lock
+from cnncourse.grading.gradebook import lock as gradebook_lock
 open({str(log)!r}, "a").write("second waits\\n")
 with gradebook_lock({url!r}):
     open({str(log)!r}, "a").write("second in\\n")

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import pytest
+from autograde import reference_answers, source_notebook, with_answers
 from harness import ROOT, assignments, cells_of, marker, pack, variants
 
-from cnncourse.autograde import reference_answers, source_notebook, with_answers
-from cnncourse.notebooks import read_notebook
-from cnncourse.verify import (
+from cnncourse.grading.sandbox import Sandbox
+from cnncourse.grading.verify import (
     REFUTED,
     UNVERIFIED,
-    Sandbox,
     load_probes,
     needed,
     program,
     reconcile,
     verify,
 )
+from cnncourse.notebooks import read_notebook
 
 pytestmark = pytest.mark.slow
 VERIFIED = [a for a in assignments() if load_probes(ROOT, a)]

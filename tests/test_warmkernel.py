@@ -10,7 +10,8 @@ import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
-from cnncourse.warmkernel import KERNEL_NAME, SOCKET_ENV, Zygote
+from cnncourse.grading.env import WARM_SOCKET
+from cnncourse.grading.warmkernel import KERNEL_NAME, Zygote
 
 pytestmark = pytest.mark.slow
 
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def zygote(tmp_path, monkeypatch):
     monkeypatch.setenv("JUPYTER_PATH", os.environ.get("JUPYTER_PATH", ""))
-    monkeypatch.setenv(SOCKET_ENV, "")
+    monkeypatch.setenv(WARM_SOCKET, "")
     monkeypatch.delenv("MPLBACKEND", raising=False)  # the suite draws with Agg; kernels inline
     z = Zygote(tmp_path / "kernels")
     z.start()

@@ -13,7 +13,7 @@ import os
 import sys
 import tempfile
 
-from cnncourse.jail import CLONE_NEWNS, MS_BIND, MS_PRIVATE, MS_REC, _check, _libc, _mount
+from cnncourse.grading.jail import CLONE_NEWNS, MS_BIND, MS_PRIVATE, MS_REC, _check, _libc, _mount
 
 
 def _closed_ancestor(path: str) -> str | None:

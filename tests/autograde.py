@@ -1,19 +1,19 @@
 """Grading notebooks with nbgrader's autograde on a real gradebook, many in one process.
 
-Used by the fairness harness (tests/) to grade the reference solution, the unanswered release
+Test material (it lived in the package; only tests and benchmarks use it). Used by the fairness
+harness to grade the reference solution, the unanswered release
 and every catalogued mistake and alternative in one nbgrader run per assignment.
 """
 
 from __future__ import annotations
 
 import copy
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
-from cnncourse.course import CONFIG_NAME, nbgrader_api, run_api
+from cnncourse.course import generate, nbgrader_api, run_api
 from cnncourse.notebooks import (
     CourseError,
     graded_cells,
@@ -65,18 +65,6 @@ class Graded:
         return [gid for gid, (score, most) in self.cells.items() if (score or 0) < most]
 
 
-def scratch_course(root: Path, assignment: str, where: Path) -> Path:
-    """A copy of the course (config + one assignment's sources) to grade in, outside the repo."""
-    where.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(root / CONFIG_NAME, where / CONFIG_NAME)
-    target = where / "solutions" / assignment
-    if target.exists():
-        shutil.rmtree(target)
-    shutil.copytree(root / "solutions" / assignment, target,
-                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-    return where
-
-
 def grade_batch(root: Path, assignment: str, submissions: dict[str, nbformat.NotebookNode],
                 where: Path, **overrides) -> dict[str, Graded]:
     """Generate `assignment` and autograde every submission in one nbgrader process.
@@ -86,10 +74,9 @@ def grade_batch(root: Path, assignment: str, submissions: dict[str, nbformat.Not
     """
     from nbgrader.api import Gradebook
 
-    course = scratch_course(root, assignment, where)
+    course = generate(root, [assignment], where,
+                      db_url=overrides.get("CourseDirectory__db_url"))
     api = nbgrader_api(course, **overrides)
-    run_api(api.generate_assignment, assignment, force=True, create=True,
-            what=f"generate {assignment}")
     for student, nb in submissions.items():
         folder = course / "submitted" / student / assignment
         folder.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from cnncourse.verify import Probe, same_as
+from cnncourse.grading.verify import Probe, same_as
 
 
 def _t(a, grad=False):

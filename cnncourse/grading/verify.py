@@ -2,11 +2,11 @@
 
 nbgrader runs the tests in the same kernel as the student's code: an answer cell that patches
 ``numpy.testing``, ``print`` or ``__eq__`` fools them. Here the student's program is run again
-in a separate, resource-limited process (`cnncourse.sandbox`), as the kernel ran it: the code
-cells of the graded notebook (every cell but the test cells), IPython syntax included, in an
+in a separate, resource-limited process (`cnncourse.grading.sandbox`), as the kernel ran it: the
+code cells of the graded notebook (every cell but the test cells), IPython syntax included, in an
 IPython shell. Then the graded functions are called on seeded inputs and hand back plain
 ``.npy`` arrays, which this process judges against PyTorch or against properties (the probes
-of each assignment, `tests/probes/<assignment>.py` in the course: instructor material like the
+of each assignment, `probes/<assignment>.py` in the course: instructor material like the
 hidden tests, not part of the package students read).
 
 To stay fast, the first run takes only the cells the answers can need: the first code cell,
@@ -29,26 +29,20 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import pickle
-import secrets
-import select
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from cnncourse.grading.sandbox import Sandbox, fresh_run
+from cnncourse.grading.scoring import is_test_cell
 from cnncourse.notebooks import nbgrader_meta
-from cnncourse.scoring import is_test_cell
 
-PROBES = "tests/probes"  # in the course root, beside the tests: instructor material
+PROBES = "probes"  # in the course root, beside solutions/: instructor material
 
 VERIFIED, REFUTED, UNVERIFIED = "verified", "refuted", "could not verify"
 # what a call may end with when the program did not run here as in the kernel
@@ -130,7 +124,7 @@ def same_as(oracle: Callable, *, rtol: float = 1e-6, atol: float = 1e-8,
 
 
 def load_probes(root: Path, assignment: str, where: str | Path = PROBES) -> list[Probe]:
-    """The probes of `assignment`: `<root>/tests/probes/<assignment>.py` defines PROBES."""
+    """The probes of `assignment`: `<root>/probes/<assignment>.py` defines PROBES."""
     path = Path(root) / where / f"{assignment}.py"
     if not path.exists():
         return []
@@ -194,106 +188,6 @@ def needed(steps: list[Step], submission, release) -> list[Step]:
         if not more:
             return [s for s in steps if s.index in keep]
         keep |= more
-
-
-def _sandbox_env() -> dict:
-    from cnncourse.jail import ENV
-
-    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL", ENV)}
-    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0", MPLBACKEND="Agg")
-    return env
-
-
-class Sandbox:
-    """A warm `cnncourse.sandbox --serve` fork server: a verification run costs a fork, not the
-    ~4 s a fresh interpreter spends importing torch. Restarted if it dies; where it does not
-    answer, `verify` falls back to a fresh interpreter, so one student cannot break it for the
-    next."""
-
-    def __init__(self):
-        self.proc = None
-        self.buffer = b""
-
-    def start(self) -> None:
-        self.close()
-        self.home = tempfile.mkdtemp(prefix="cnncourse-sandbox-")
-        self.proc = subprocess.Popen([sys.executable, "-m", "cnncourse.sandbox", "--serve"],
-                                     cwd=self.home, env=_sandbox_env(), stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                     start_new_session=True)
-        self.buffer = b""
-
-    def _line(self, deadline: float) -> str | None:
-        while b"\n" not in self.buffer:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            ready, _, _ = select.select([self.proc.stdout], [], [], left)
-            if not ready:
-                return None
-            chunk = os.read(self.proc.stdout.fileno(), 4096)
-            if not chunk:
-                return None
-            self.buffer += chunk
-        line, _, self.buffer = self.buffer.partition(b"\n")
-        return line.decode(errors="replace")
-
-    def _await(self, token: str, what: str, deadline: float) -> str | None:
-        while (line := self._line(deadline)) is not None:
-            parts = line.split()
-            if len(parts) == 3 and parts[0] == token and parts[1] == what:
-                return parts[2]
-        return None
-
-    def run(self, work: Path, timeout: float) -> bool:
-        """Run the request in `work`; False when the server could not take it."""
-        if self.proc is None or self.proc.poll() is not None:
-            self.start()
-        token = secrets.token_hex(8)
-        try:
-            self.proc.stdin.write(f"{token} {work}\n".encode())
-            self.proc.stdin.flush()
-        except OSError:
-            self.start()
-            return False
-        start = time.monotonic()
-        pid = self._await(token, "pid", start + 60)  # the first request waits for the imports
-        if pid is None or not pid.isdigit():
-            self.start()
-            return False
-        if self._await(token, "done", start + timeout) is None:
-            try:
-                os.killpg(int(pid), signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            if self._await(token, "done", time.monotonic() + 10) is None:
-                self.start()
-        return True
-
-    def close(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            self.proc.wait()
-        self.proc = None
-
-
-def _fresh_run(work: Path, timeout: float) -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "cnncourse.sandbox", str(work)], cwd=work,
-                            env=_sandbox_env(), stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        pass
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)  # and whatever it started
-    except (ProcessLookupError, PermissionError):
-        pass
-    proc.wait()
 
 
 def verify(notebook, release, probes: list[Probe], *, seed: int = 0, timeout: float = 120,
@@ -377,7 +271,7 @@ def _run(steps: list[Step], helpers: list[str], calls: list, timeout: float,
         (work / "calls.pkl").write_bytes(pickle.dumps(spec))
         if sandbox is None or not sandbox.run(work, timeout):
             shutil.rmtree(work / "out", ignore_errors=True)
-            _fresh_run(work, timeout)
+            fresh_run(work, timeout)
         errors = [_cell_error(work / "out", i) for i in range(len(steps))]
         if not (work / "out" / "cells.json").exists():  # the sandbox never got past them
             errors = None

@@ -1,7 +1,10 @@
 """The untrusted side of verification: run a student's answer code on given inputs.
 
-    python -m cnncourse.sandbox WORKDIR     # one run in this fresh interpreter
-    python -m cnncourse.sandbox --serve     # a fork server: one forked child per request
+    python -m cnncourse.grading.sandbox WORKDIR     # one run in this fresh interpreter
+    python -m cnncourse.grading.sandbox --serve     # a fork server: one forked child per request
+
+The grader's side of the protocol is here too: `Sandbox` (a client of the warm fork server)
+and `fresh_run` (one run in a fresh interpreter).
 
 Reads WORKDIR/calls.pkl (written by the trusted grader: the notebook's code cells and the calls
 to make), runs the cells in an IPython shell as a kernel would (magics and ``!`` lines
@@ -22,9 +25,16 @@ import json
 import os
 import pickle
 import resource
+import secrets
+import select
 import signal
+import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
+
+from cnncourse.grading import procs
 
 
 def _limit(memory_gb: float, cpu_s: int) -> None:
@@ -63,7 +73,7 @@ def _shell():
 
 
 def main(workdir: str) -> int:
-    from cnncourse import jail
+    from cnncourse.grading import jail
 
     jail.enter_from_env(workdir)  # where the grading worker asks for one: see jail.py
     work = Path(workdir)
@@ -122,6 +132,100 @@ def main(workdir: str) -> int:
     return 0
 
 
+# ------------------------------------------------------------------- the grader's side
+
+def _env() -> dict:
+    from cnncourse.grading.env import passed_to_sandbox
+
+    env = passed_to_sandbox()
+    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0", MPLBACKEND="Agg")
+    return env
+
+
+class Sandbox:
+    """A warm `cnncourse.grading.sandbox --serve` fork server: a verification run costs a fork,
+    not the ~4 s a fresh interpreter spends importing torch. Restarted if it dies; where it does not
+    answer, `verify` falls back to a fresh interpreter, so one student cannot break it for the
+    next."""
+
+    def __init__(self):
+        self.proc = None
+        self.buffer = b""
+
+    def start(self) -> None:
+        self.close()
+        self.home = tempfile.mkdtemp(prefix="cnncourse-sandbox-")
+        self.proc = subprocess.Popen([sys.executable, "-m", "cnncourse.grading.sandbox", "--serve"],
+                                     cwd=self.home, env=_env(), stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     start_new_session=True)
+        self.buffer = b""
+
+    def _line(self, deadline: float) -> str | None:
+        while b"\n" not in self.buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            ready, _, _ = select.select([self.proc.stdout], [], [], left)
+            if not ready:
+                return None
+            chunk = os.read(self.proc.stdout.fileno(), 4096)
+            if not chunk:
+                return None
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return line.decode(errors="replace")
+
+    def _await(self, token: str, what: str, deadline: float) -> str | None:
+        while (line := self._line(deadline)) is not None:
+            parts = line.split()
+            if len(parts) == 3 and parts[0] == token and parts[1] == what:
+                return parts[2]
+        return None
+
+    def run(self, work: Path, timeout: float) -> bool:
+        """Run the request in `work`; False when the server could not take it."""
+        if self.proc is None or self.proc.poll() is not None:
+            self.start()
+        token = secrets.token_hex(8)
+        try:
+            self.proc.stdin.write(f"{token} {work}\n".encode())
+            self.proc.stdin.flush()
+        except OSError:
+            self.start()
+            return False
+        start = time.monotonic()
+        pid = self._await(token, "pid", start + 60)  # the first request waits for the imports
+        if pid is None or not pid.isdigit():
+            self.start()
+            return False
+        if self._await(token, "done", start + timeout) is None:
+            procs.kill(int(pid), group=True)
+            if self._await(token, "done", time.monotonic() + 10) is None:
+                self.start()
+        return True
+
+    def close(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            procs.kill(self.proc.pid, group=True)
+            self.proc.wait()
+        self.proc = None
+
+
+def fresh_run(work: Path, timeout: float) -> None:
+    """Run the request in `work` in a fresh interpreter (~4 s of imports), within `timeout`."""
+    proc = subprocess.Popen([sys.executable, "-m", "cnncourse.grading.sandbox", str(work)],
+                            cwd=work, env=_env(), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pass
+    procs.kill(proc.pid, group=True)  # and whatever it started
+    proc.wait()
+
+
 PRELOAD = ("IPython.core.interactiveshell", "numpy", "torch", "torch.nn", "torch.nn.functional",
            "matplotlib", "matplotlib.pyplot",
            "cnncourse.plot", "cnncourse.images", "cnncourse.timing", "cnncourse.testing",
@@ -166,10 +270,7 @@ def serve() -> int:
                 os._exit(code)
         print(token, "pid", pid, file=reply)
         _, status = os.waitpid(pid, 0)
-        try:
-            os.killpg(pid, signal.SIGKILL)  # what it started and left behind
-        except (ProcessLookupError, PermissionError):
-            pass
+        procs.kill(pid, group=True)  # what it started and left behind
         print(token, "done", status, file=reply)
     return 0
 

@@ -5,17 +5,17 @@ A fresh kernel spends seconds of CPU before a notebook's first line: starting Py
 ipykernel and IPython, then the notebook imports torch. `cnncourse grade` runs hundreds of
 notebooks that all do the same, so each worker keeps a *zygote*:
 
-    python -m cnncourse.warmkernel --serve SOCKET      # the zygote: imports, then forks on demand
-    python -m cnncourse.warmkernel -f CONNECTION_FILE  # what the kernelspec starts (the client)
+    python -m cnncourse.grading.warmkernel --serve SOCKET      # the zygote: imports, then forks
+    python -m cnncourse.grading.warmkernel -f CONNECTION_FILE  # what the kernelspec starts
 
 The client is what jupyter_client launches and watches (a bare Python, ~30 ms): it asks the
 zygote over a Unix socket for a kernel with its connection file, working folder and environment,
 then waits for that kernel to exit, passing on SIGINT and SIGTERM. The forked kernel has run no
 code before the notebook's: it is a fresh ipykernel whose imports are already done. Where the
 zygote is not there (killed, not started), the client turns into an ordinary kernel
-(`exec python -m cnncourse.warmkernel --cold`: ipykernel's own app, started as
+(`exec python -m cnncourse.grading.warmkernel --cold`: ipykernel's own app, started as
 `ipykernel_launcher` starts it), so nothing depends on it but the time. Both kinds enter the
-grading worker's jail where it asks for one (`run_kernel`, `cnncourse.jail`).
+grading worker's jail where it asks for one (`run_kernel`, `cnncourse.grading.jail`).
 
 matplotlib is imported before the fork only where MPLBACKEND is unset, with the inline backend
 ipykernel would choose in the kernel anyway (matplotlib reads MPLBACKEND once, at import).
@@ -32,7 +32,8 @@ import sys
 import time
 from pathlib import Path
 
-SOCKET_ENV = "CNNCOURSE_WARM_SOCKET"
+from cnncourse.grading.env import add_kernelspecs, offer_warm_kernels
+
 KERNEL_NAME = "cnncourse-warm"
 INLINE = "module://matplotlib_inline.backend_inline"
 PRELOAD = ("ipykernel.kernelapp", "ipykernel.ipkernel", "IPython", "numpy", "torch",
@@ -65,11 +66,11 @@ def _kernel(request: dict) -> None:
 
 def run_kernel(connection_file: str, cwd: str) -> None:
     """Be an ipykernel for `connection_file`, in the grading jail where the worker asks for
-    one (`cnncourse.jail`): the connection file is copied into the jail, nothing else of the
+    one (`cnncourse.grading.jail`): the connection file is copied into the jail, nothing else of the
     host is. Threads start only after the jail is entered."""
     from ipykernel.kernelapp import IPKernelApp
 
-    from cnncourse import jail
+    from cnncourse.grading import jail
 
     jailed = jail.setting() is not None
     if jailed:
@@ -152,7 +153,9 @@ def _alive(pid: int) -> bool:
 
 
 def client(connection_file: str) -> int:
-    path = os.environ.get(SOCKET_ENV, "")
+    from cnncourse.grading.env import warm_socket
+
+    path = warm_socket()
     pid = None
     if path:
         try:
@@ -166,8 +169,8 @@ def client(connection_file: str) -> int:
         except (OSError, ValueError):
             pid = None
     if pid is None:  # no zygote: an ordinary kernel (jailed where the worker asks)
-        os.execv(sys.executable, [sys.executable, "-m", "cnncourse.warmkernel", "--cold", "-f",
-                                  connection_file])
+        os.execv(sys.executable, [sys.executable, "-m", "cnncourse.grading.warmkernel", "--cold",
+                                  "-f", connection_file])
 
     def forward(signum, frame):
         try:
@@ -199,12 +202,11 @@ class Zygote:
         spec = self.where / "kernels" / KERNEL_NAME
         spec.mkdir(parents=True, exist_ok=True)
         (spec / "kernel.json").write_text(json.dumps({
-            "argv": [sys.executable, "-m", "cnncourse.warmkernel", "-f", "{connection_file}"],
+            "argv": [sys.executable, "-m", "cnncourse.grading.warmkernel", "-f",
+                     "{connection_file}"],
             "display_name": "Python 3 (warm, for grading)", "language": "python",
             "metadata": {"debugger": False}}))
-        paths = os.environ.get("JUPYTER_PATH", "")
-        if str(self.where) not in paths.split(os.pathsep):
-            os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(self.where), paths) if p)
+        add_kernelspecs(str(self.where))
 
     def start(self) -> None:
         import subprocess
@@ -212,10 +214,10 @@ class Zygote:
         self.stop()
         ready = Path(self.socket + ".ready")
         ready.unlink(missing_ok=True)
-        self.proc = subprocess.Popen([sys.executable, "-m", "cnncourse.warmkernel", "--serve",
-                                      self.socket], stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen([sys.executable, "-m", "cnncourse.grading.warmkernel",
+                                      "--serve", self.socket], stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        os.environ[SOCKET_ENV] = self.socket
+        offer_warm_kernels(self.socket)
 
     def ensure(self) -> None:
         """Restart it if something killed it (the client falls back meanwhile)."""
@@ -236,4 +238,5 @@ if __name__ == "__main__":
         sys.exit(client(sys.argv[2]))
     if sys.argv[1:3] == ["--cold", "-f"]:
         sys.exit(run_kernel(sys.argv[3], os.getcwd()))
-    sys.exit("usage: python -m cnncourse.warmkernel --serve SOCKET | [--cold] -f CONNECTION_FILE")
+    sys.exit("usage: python -m cnncourse.grading.warmkernel --serve SOCKET | "
+             "[--cold] -f CONNECTION_FILE")

@@ -14,7 +14,7 @@ from cnncourse.architectures import (
     SIMPLE_CNN,
     SIMPLE_CNN_INPUT,
 )
-from cnncourse.verify import Probe, same_as
+from cnncourse.grading.verify import Probe, same_as
 
 
 def _pair(v):

@@ -12,21 +12,15 @@ from pathlib import Path
 
 import nbformat
 
-from cnncourse.notebooks import (
-    EMPTY,
-    NOT_JSON,
-    NOT_NOTEBOOK,
-    NotebookFileError,
-    nbgrader_meta,
-    parse_notebook,
-)
+from cnncourse.grading.protocol import Status
+from cnncourse.notebooks import NotebookFileError, nbgrader_meta, parse_notebook
 
-# statuses a submission can end with, besides "graded"
-MISSING = "missing notebook"
+# statuses a submission can end with here (`protocol.Status`, in grades.csv's words)
+MISSING, EMPTY, NOT_JSON = Status.MISSING, Status.EMPTY, Status.NOT_JSON
+NOT_NOTEBOOK, UNREADABLE, WRONG_ASSIGNMENT = \
+    Status.NOT_NOTEBOOK, Status.UNREADABLE, Status.WRONG_ASSIGNMENT
 __all__ = ["EMPTY", "MISSING", "NOT_JSON", "NOT_NOTEBOOK", "UNREADABLE", "WRONG_ASSIGNMENT",
            "Submission", "find", "students", "zip_collect"]
-WRONG_ASSIGNMENT = "wrong assignment"
-UNREADABLE = "could not be read"
 
 
 @dataclass
@@ -70,7 +64,7 @@ def find(submitted: Path, student: str, assignment: str, grade_ids: set[str]) ->
     try:
         nb = parse_notebook(sub.path.read_bytes(), sub.path.name)
     except NotebookFileError as error:
-        sub.problem = error.status
+        sub.problem = Status(error.status)
         if error.status == NOT_NOTEBOOK:
             sub.flags.append(str(error)[:160])
         return sub

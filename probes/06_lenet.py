@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnncourse.verify import Probe
+from cnncourse.grading.verify import Probe
 
 HELPER = '''
 import numpy as _np

@@ -6,7 +6,7 @@ fails with a probability below 1e-8, and the seeds are fixed.
 
 import numpy as np
 
-from cnncourse.verify import Probe, same_as
+from cnncourse.grading.verify import Probe, same_as
 
 
 def _is_inverted_dropout(x, p, training, got, mask_shape) -> bool:

@@ -4,7 +4,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from cnncourse.verify import Probe, same_as
+from cnncourse.grading.verify import Probe, same_as
 
 
 def _torch_size(run):

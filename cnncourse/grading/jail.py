@@ -34,8 +34,7 @@ import shutil
 import sys
 from pathlib import Path
 
-ENV = "CNNCOURSE_JAIL"  # "UID:MOUNTPOINT" or "user:MOUNTPOINT", set by the grading worker
-USERNS = "user"  # in ENV: the unprivileged jail (`enter_userns`)
+USERNS = "user"  # the setting of the unprivileged jail (`enter_userns`), see `env.JAIL`
 HOME = "/home/student"  # the jailed code's home, empty and writable
 
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID = 0x00020000, 0x10000000, 0x20000000
@@ -105,7 +104,7 @@ def readable() -> list[str]:
         cfg = os.path.join(prefix, "pyvenv.cfg")  # what makes a venv's python use the venv
         if os.path.isfile(cfg):
             paths.append(os.path.realpath(cfg))
-    paths.append(str(Path(__file__).resolve().parent))
+    paths.append(str(Path(__file__).resolve().parents[1]))  # the package, grading/ included
     out = []  # the outermost of nested paths only
     for p in sorted(dict.fromkeys(paths), key=len):
         if not any(p == q or p.startswith(q.rstrip("/") + "/") for q in out):
@@ -134,7 +133,9 @@ def _seed_caches(home: str, uid: int, gid: int) -> None:
 def setting() -> tuple[int | None, str] | None:
     """(uid, mountpoint) where this process is to jail what it runs, from the environment;
     uid None for the unprivileged jail."""
-    uid, _, where = os.environ.get(ENV, "").partition(":")
+    from cnncourse.grading.env import jail_request
+
+    uid, where = jail_request()
     if not where or not (uid.isdigit() or uid == USERNS):
         return None
     return (int(uid) if uid.isdigit() else None), where
@@ -308,7 +309,7 @@ def _relay(child: int) -> None:
 
 
 def enter_from_env(workdir: str, **kwargs) -> bool:
-    """`enter` where the grading worker asked for jails (`ENV`); whether it did. A process that
+    """`enter` where the grading worker asked for jails (`env.JAIL`); whether it did. A process that
     was asked and cannot enter its jail ends here: student code never runs unjailed there."""
     where = setting()
     if where is None:

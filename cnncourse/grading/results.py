@@ -1,0 +1,116 @@
+"""What a class run writes, as each result arrives: so a crash or Ctrl-C at student 400 of 500
+loses nothing of the 399 before.
+
+For every finished `protocol.Row`, at once: its line in ``grades.csv`` (flushed to disk), its
+record in the course gradebook (`gradebook.record`, under the gradebook's lock), and its
+feedback page (``feedback/<student>/<assignment>.html``; a row that is not graded removes an
+old one). At the end, ``grades.csv`` is written again in student order, and the report.
+
+``--resume`` (`previous`): a student whose submission is byte-identical (SHA-256) to the one
+behind their last graded row in ``grades.csv`` is not graded again; that row, its gradebook
+record and its page stand.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+from cnncourse.grading import gradebook
+from cnncourse.grading.protocol import Row, Status
+
+
+class Results:
+    """The run's output folder `out` and the course gradebook `db_url`, written row by row."""
+
+    def __init__(self, out: Path, db_url: str, kept: list[Row] | None = None):
+        from nbgrader.api import Gradebook
+
+        self.out, self.db_url = Path(out), db_url
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.rows: list[Row] = []
+        self.path = self.out / "grades.csv"
+        self._file = self.path.open("w", newline="")
+        self._csv = csv.DictWriter(self._file, fieldnames=list(Row.COLUMNS))
+        self._csv.writeheader()
+        self._gradebook = Gradebook(db_url)
+        for row in kept or []:  # --resume: rows that stand, already in the gradebook
+            self.rows.append(row)
+            self._csv.writerow(row.csv())
+        self._sync()
+
+    def add(self, row: Row) -> None:
+        """A finished row: its page, its gradebook record and its line in grades.csv, now."""
+        self._page(row)
+        with gradebook.lock(self.db_url):  # other graders may share the gradebook
+            gradebook.record(self._gradebook, row)
+        self.rows.append(row)
+        self._csv.writerow(row.csv())
+        self._sync()
+
+    def _page(self, row: Row) -> None:
+        target = self.out / "feedback" / row.student / f"{row.assignment}.html"
+        if row.status == Status.GRADED and row.feedback:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(row.feedback)
+        else:  # a page from an earlier run would show a grade this run did not give
+            target.unlink(missing_ok=True)
+
+    def _sync(self) -> None:
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def close(self) -> list[Row]:
+        """grades.csv again, in student order, and the report; the rows, sorted."""
+        self._file.close()
+        self._gradebook.close()
+        rows = sorted(self.rows, key=lambda r: (r.student, r.assignment))
+        write_csv(rows, self.path)
+        from cnncourse.grading.report import report_html
+
+        (self.out / "report.html").write_text(report_html(rows))
+        return rows
+
+    def abandon(self) -> None:
+        """The run stops early: what was written stands; close the files."""
+        if not self._file.closed:
+            self._file.close()
+        self._gradebook.close()
+
+
+def write_csv(rows: list[Row], path: Path) -> None:
+    tmp = path.with_suffix(".csv.tmp")
+    with tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(Row.COLUMNS))
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(row.csv())
+    tmp.replace(path)  # never half a file
+
+
+def previous(out: Path) -> dict[tuple[str, str], Row]:
+    """The graded rows of the last run's grades.csv in `out`, by (student, assignment), for
+    ``--resume``; rows without a submission hash (or cut off by a crash) are not kept."""
+    path = Path(out) / "grades.csv"
+    if not path.is_file():
+        return {}
+    found = {}
+    with path.open(newline="") as f:
+        for r in csv.DictReader(f):
+            if r.get("status") != Status.GRADED or not r.get("submission") or \
+                    not r.get("score") or not r.get("max_score"):
+                continue
+            row = Row(r["student"], r["assignment"], Status.GRADED, float(r["score"]),
+                      float(r["max_score"]), flags=[x for x in r["flags"].split("; ") if x],
+                      seconds=float(r.get("seconds") or 0), submission=r["submission"])
+            found[(row.student, row.assignment)] = row
+    return found
+
+
+def summary(rows: list[Row]) -> str:
+    graded = sum(r.status == Status.GRADED for r in rows)
+    flagged = sum(bool(r.flags) for r in rows)
+    students = len({r.student for r in rows})
+    return (f"{students} student(s), {len(rows)} row(s): {graded} graded, "
+            f"{len(rows) - graded} could not be graded, {flagged} flagged for a look")
