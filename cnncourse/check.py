@@ -15,7 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnncourse.grading.scoring import cell_score
-from cnncourse.notebooks import CourseError, graded_cells, read_notebook
+from cnncourse.notebooks import (
+    BEGIN_HIDDEN,
+    CourseError,
+    graded_cells,
+    hidden_test_ids,
+    read_notebook,
+)
 from cnncourse.testing import GroupResult, groups_in
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -37,11 +43,6 @@ class Row:
         if self.score is not None:
             return self.score
         return self.points if self.status == "passed" else 0.0
-
-
-def _is_hidden_only(source: str) -> bool:
-    """A test cell whose code the release removed: only comments (and blank lines) remain."""
-    return all(not line.strip() or line.lstrip().startswith("#") for line in source.splitlines())
 
 
 def _failure(outputs) -> str | None:
@@ -99,6 +100,7 @@ def execute(path: Path, timeout: int = DEFAULT_TIMEOUT, progress: bool = True):
 def tabulate(nb, died: int | None = None) -> list[Row]:
     """One row per graded test cell of an executed notebook."""
     rows = []
+    hidden = hidden_test_ids(nb)
     for cell in graded_cells(nb):
         if cell.kind == "manual":
             rows.append(Row(cell.grade_id, cell.points, "by hand", "graded by your instructor"))
@@ -114,7 +116,7 @@ def tabulate(nb, died: int | None = None) -> list[Row]:
         failure = _failure(outputs)
         score, most = cell_score(executed)
         groups = groups_in(outputs)
-        if failure is None and _is_hidden_only(cell.source):
+        if failure is None and cell.grade_id in hidden and BEGIN_HIDDEN not in cell.source:
             rows.append(Row(cell.grade_id, cell.points, "hidden", "runs when your work is graded"))
         elif failure is None and score is not None and score >= most:
             rows.append(Row(cell.grade_id, cell.points, "passed", score=score, groups=groups))

@@ -155,6 +155,22 @@ def graded_cells(nb: nbformat.NotebookNode) -> list[GradedCell]:
     return cells
 
 
+def hidden_test_ids(nb: nbformat.NotebookNode) -> set[str]:
+    """grade_ids of the test cells that hold hidden tests: the one rule, for every notebook.
+
+    In the instructor notebook they hold a ``### BEGIN HIDDEN TESTS`` block; in a student's
+    release, nbgrader has removed that block, so only comments (the cell's description) are
+    left."""
+    found = set()
+    for cell in graded_cells(nb):
+        if cell.kind != "test":
+            continue
+        lines = [line.strip() for line in cell.source.splitlines() if line.strip()]
+        if BEGIN_HIDDEN in cell.source or all(line.startswith("#") for line in lines):
+            found.add(cell.grade_id)
+    return found
+
+
 def split_blocks(source: str, begin: str, end: str) -> tuple[list[str], list[str]]:
     """Split a cell's lines into (inside begin/end blocks, outside them); marker lines dropped."""
     inside, outside, depth = [], [], 0

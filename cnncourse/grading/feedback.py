@@ -15,17 +15,14 @@ import re
 import nbformat
 from nbformat.v4 import new_markdown_cell
 
-from cnncourse.notebooks import graded_cells, nbgrader_meta
+from cnncourse.notebooks import hidden_test_ids, nbgrader_meta
 from cnncourse.release import find_leaks
 from cnncourse.testing import groups_in
-
-BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
 
 
 def hidden_ids(source: nbformat.NotebookNode) -> set[str]:
     """grade_ids of the test cells that hold hidden tests in the instructor notebook."""
-    return {c.grade_id for c in graded_cells(source) if c.kind == "test"
-            and BEGIN_HIDDEN in c.source}
+    return hidden_test_ids(source)
 
 
 def taken_by_verification(verdict: dict, refuted: list[str]) -> dict[str, str]:

@@ -19,7 +19,7 @@ def _png(fig) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def assignment_figure(rows, assignment: str):
+def assignment_figure(rows, assignment: str, hidden: set[str] = frozenset()):
     """Left: histogram of scores (% of the autograded points). Right: mean % per test cell."""
     import matplotlib
 
@@ -39,7 +39,7 @@ def assignment_figure(rows, assignment: str):
             per_cell[gid].append(100 * score / most if most else 0)
     names = list(per_cell)
     means = [sum(v) / len(v) for v in per_cell.values()]
-    right.barh(names[::-1], means[::-1], color=["#dd8452" if "hidden" in n else "#55a868"
+    right.barh(names[::-1], means[::-1], color=["#dd8452" if n in hidden else "#55a868"
                                                 for n in names[::-1]])
     right.set(title="mean % earned per test (orange: hidden)", xlim=(0, 100))
     right.tick_params(axis="y", labelsize=7)
@@ -73,7 +73,9 @@ def _groups_table(rows, assignment: str) -> list[str]:
     return out
 
 
-def report_html(rows) -> str:
+def report_html(rows, hidden: dict[str, set[str]] | None = None) -> str:
+    """The report of a class run's `rows`; `hidden`: assignment -> its hidden test cells
+    (`notebooks.hidden_test_ids` of the instructor notebook), drawn in orange."""
     import matplotlib.pyplot as plt
 
     statuses = Counter(r.status for r in rows)
@@ -84,7 +86,7 @@ def report_html(rows) -> str:
              f"<p>{len({r.student for r in rows})} students, {len(rows)} notebooks: "
              + ", ".join(f"{n} {html.escape(s)}" for s, n in statuses.most_common()) + "</p>"]
     for assignment in sorted({r.assignment for r in rows}):
-        fig = assignment_figure(rows, assignment)
+        fig = assignment_figure(rows, assignment, (hidden or {}).get(assignment, set()))
         parts.append(f"<h2>{html.escape(assignment)}</h2>"
                      f"<img alt='scores of {html.escape(assignment)}' "
                      f"src='data:image/png;base64,{_png(fig)}'>")

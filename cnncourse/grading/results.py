@@ -24,10 +24,11 @@ from cnncourse.grading.protocol import Row, Status
 class Results:
     """The run's output folder `out` and the course gradebook `db_url`, written row by row."""
 
-    def __init__(self, out: Path, db_url: str, kept: list[Row] | None = None):
+    def __init__(self, out: Path, db_url: str, kept: list[Row] | None = None,
+                 hidden: dict[str, set[str]] | None = None):
         from nbgrader.api import Gradebook
 
-        self.out, self.db_url = Path(out), db_url
+        self.out, self.db_url, self.hidden = Path(out), db_url, hidden or {}
         self.out.mkdir(parents=True, exist_ok=True)
         self.rows: list[Row] = []
         self.path = self.out / "grades.csv"
@@ -69,7 +70,7 @@ class Results:
         write_csv(rows, self.path)
         from cnncourse.grading.report import report_html
 
-        (self.out / "report.html").write_text(report_html(rows))
+        (self.out / "report.html").write_text(report_html(rows, self.hidden))
         return rows
 
     def abandon(self) -> None:

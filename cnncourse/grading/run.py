@@ -33,7 +33,7 @@ from cnncourse.grading.feedback import taken_by_verification
 from cnncourse.grading.protocol import Job, Limits, Page, Ready, Reply, Row, Status
 from cnncourse.grading.results import Results, previous
 from cnncourse.grading.verify import reconcile, unverified
-from cnncourse.notebooks import CourseError, graded_cells, read_notebook
+from cnncourse.notebooks import CourseError, graded_cells, hidden_test_ids, read_notebook
 
 
 class Worker:
@@ -321,7 +321,9 @@ def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, 
                 gradebook.register(root, assignments, db_url)
             for row in kept:  # the report reads their cells
                 row.cells = gradebook.autograded_scores(db_url, row.assignment, row.student)
-            run.results = Results(out, db_url, kept)
+            hidden = {a: hidden_test_ids(read_notebook(root / "solutions" / a / f"{a}.ipynb"))
+                      for a in assignments}
+            run.results = Results(out, db_url, kept, hidden)
             for row in read:
                 run.results.add(row)
             run.grade(jobs_todo, progress)
