@@ -31,6 +31,7 @@ import os
 import platform
 import resource
 import shutil
+import signal
 import sys
 from pathlib import Path
 
@@ -200,6 +201,7 @@ def enter(uid: int, mountpoint: str, workdir: str, *, tmp_size: str = "512m",
     if os.geteuid() != 0:
         raise JailError(1, "a jail needs root")
     _single_threaded()
+    parent = os.getppid()
     workdir = os.path.realpath(workdir)
     _check(_libc.unshare(CLONE_NEWNS), "unshare")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
@@ -220,6 +222,11 @@ def enter(uid: int, mountpoint: str, workdir: str, *, tmp_size: str = "512m",
     os.setuid(uid)
     if os.getuid() != uid or os.geteuid() != uid:
         raise JailError(1, "could not drop to the jail's user")
+    # the change of user cleared the parent-death signal (prctl(2)): arm it again, so that the
+    # jailed process still dies with whatever started it (`procs.die_with_parent`)
+    _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "parent death signal")
+    if os.getppid() != parent:
+        os._exit(1)
     os.chdir(workdir)
     os.environ["HOME"] = HOME
     os.environ.pop("XDG_RUNTIME_DIR", None)
@@ -253,7 +260,6 @@ def enter_userns(mountpoint: str, workdir: str, *, tmp_size: str = "512m", nproc
     the child (any other ending signal becomes SIGKILL, which the first process of a PID
     namespace cannot ignore) and exits as the child does. The child dies with it (a parent
     death signal), and everything the child started dies with the child."""
-    import signal
 
     _single_threaded()
     uid, gid = os.getuid(), os.getgid()
@@ -286,7 +292,6 @@ def enter_userns(mountpoint: str, workdir: str, *, tmp_size: str = "512m", nproc
 
 def _relay(child: int) -> None:
     """Outside the jail's PID namespace: pass signals on to `child`, end as it ends."""
-    import signal
 
     def forward(signum, frame):
         try:
@@ -352,7 +357,6 @@ def _owner(proc: Path) -> int | None:
 
 def kill_all(uid: int) -> int:
     """SIGKILL every process running as `uid` (what a jail left behind); how many."""
-    import signal
 
     n = 0
     for proc in Path("/proc").glob("[0-9]*"):

@@ -1,9 +1,16 @@
-"""Processes: the grader's one way to find and end what student code started.
+"""Processes: the grader's one way to find and end what student code started, and the one
+way its helpers end with it.
 
 A grading worker is a Linux child subreaper (`become_subreaper`): whatever a notebook starts
 and detaches is re-parented to it, so `kill_strays` finds it among its descendants
 (`descendants`, read from /proc). Every kill here is quiet: a process that is already gone, or
 that this user may not signal, is no error.
+
+Every helper process the grader starts (a worker, its warm-kernel zygote and the kernels it
+forks, the verification fork server and its children, a kernel's client, the jail's relay)
+calls `die_with_parent` first: the kernel sends it SIGKILL when the process that started it
+dies, however that dies (SIGKILL included), and one whose parent died before the call ends at
+once. So no helper outlives its grader.
 """
 
 from __future__ import annotations
@@ -11,6 +18,22 @@ from __future__ import annotations
 import os
 import signal
 from pathlib import Path
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent: int | None = None) -> None:
+    """Get SIGKILL when the parent process dies (Linux's parent-death signal); `parent` is the
+    pid it should have: when this process was already re-parented (its parent died before this
+    call), it ends now. The signal survives exec, not fork: each forked child calls this."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if parent is not None and os.getppid() != parent:
+        os._exit(1)
 
 
 def become_subreaper() -> None:

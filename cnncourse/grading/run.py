@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing as mp
+import os
 import shutil
 import tempfile
 import time
@@ -50,7 +51,8 @@ class Worker:
         # as root, a new user for every worker, never reused; else user namespaces
         self.jail = (str(free_uid()) if as_root() else USERNS) if jailed else None
         self.proc = ctx.Process(target=worker.main, daemon=True,
-                                args=(child, str(root), assignments, limits, warm, self.jail))
+                                args=(child, str(root), assignments, limits, warm, self.jail,
+                                      os.getpid()))
         self.proc.start()
         child.close()
         self.job: Job | None = None

@@ -1,7 +1,7 @@
 """The untrusted side of verification: run a student's answer code on given inputs.
 
-    python -m cnncourse.grading.sandbox WORKDIR     # one run in this fresh interpreter
-    python -m cnncourse.grading.sandbox --serve     # a fork server: one forked child per request
+    python -m cnncourse.grading.sandbox WORKDIR PID  # one run in this fresh interpreter
+    python -m cnncourse.grading.sandbox --serve PID  # a fork server: a forked child a request
 
 The grader's side of the protocol is here too: `Sandbox` (a client of the warm fork server)
 and `fresh_run` (one run in a fresh interpreter).
@@ -155,7 +155,8 @@ class Sandbox:
     def start(self) -> None:
         self.close()
         self.home = tempfile.mkdtemp(prefix="cnncourse-sandbox-")
-        self.proc = subprocess.Popen([sys.executable, "-m", "cnncourse.grading.sandbox", "--serve"],
+        self.proc = subprocess.Popen([sys.executable, "-m", "cnncourse.grading.sandbox", "--serve",
+                                      str(os.getpid())],
                                      cwd=self.home, env=_env(), stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                      start_new_session=True)
@@ -214,7 +215,8 @@ class Sandbox:
 
 def fresh_run(work: Path, timeout: float) -> None:
     """Run the request in `work` in a fresh interpreter (~4 s of imports), within `timeout`."""
-    proc = subprocess.Popen([sys.executable, "-m", "cnncourse.grading.sandbox", str(work)],
+    proc = subprocess.Popen([sys.executable, "-m", "cnncourse.grading.sandbox", str(work),
+                             str(os.getpid())],
                             cwd=work, env=_env(), stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
@@ -233,7 +235,8 @@ PRELOAD = ("IPython.core.interactiveshell", "numpy", "torch", "torch.nn", "torch
            "cnncourse.pooling_plots", "cnncourse.device", "cnncourse.diagnostics")
 
 
-def _child(workdir: str) -> int:
+def _child(workdir: str, server: int) -> int:
+    procs.die_with_parent(server)  # before a line of the student's: it dies with the server
     os.setsid()  # its own process group: the grader kills it and whatever it starts
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)  # the server's request pipe is not for the answer code
@@ -241,8 +244,12 @@ def _child(workdir: str) -> int:
     return main(workdir)
 
 
-def serve() -> int:
+def serve(parent: int | None = None) -> int:
+    """The fork server: imports once, then forks a child per request on stdin. It dies with the
+    worker that started it (`parent`), each child with it."""
     import importlib
+
+    procs.die_with_parent(parent)
 
     for name in PRELOAD:
         try:
@@ -260,12 +267,13 @@ def serve() -> int:
         token, _, workdir = line.strip().partition(" ")
         if not token or not workdir:
             continue
+        server = os.getpid()
         pid = os.fork()
         if pid == 0:
             code = 1
             try:
                 reply.close()
-                code = _child(workdir)
+                code = _child(workdir, server)
             finally:
                 os._exit(code)
         print(token, "pid", pid, file=reply)
@@ -276,4 +284,7 @@ def serve() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(serve() if sys.argv[1:] == ["--serve"] else main(sys.argv[1]))
+    if sys.argv[1:2] == ["--serve"]:
+        sys.exit(serve(int(sys.argv[2]) if sys.argv[2:] else None))
+    procs.die_with_parent(int(sys.argv[2]) if sys.argv[2:] else None)  # a fresh run
+    sys.exit(main(sys.argv[1]))

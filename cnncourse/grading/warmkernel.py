@@ -5,7 +5,7 @@ A fresh kernel spends seconds of CPU before a notebook's first line: starting Py
 ipykernel and IPython, then the notebook imports torch. `cnncourse grade` runs hundreds of
 notebooks that all do the same, so each worker keeps a *zygote*:
 
-    python -m cnncourse.grading.warmkernel --serve SOCKET      # the zygote: imports, then forks
+    python -m cnncourse.grading.warmkernel --serve SOCKET PID  # the zygote: imports, then forks
     python -m cnncourse.grading.warmkernel -f CONNECTION_FILE  # what the kernelspec starts
 
 The client is what jupyter_client launches and watches (a bare Python, ~30 ms): it asks the
@@ -92,8 +92,15 @@ def run_kernel(connection_file: str, cwd: str) -> None:
     app.start()
 
 
-def serve(path: str) -> int:
+def serve(path: str, parent: int | None = None) -> int:
+    """The zygote: import what kernels need, then fork a kernel for each client request on
+    the socket at `path`. It dies with the worker that started it (`parent`), and each kernel
+    it forks dies with it."""
     import importlib
+
+    from cnncourse.grading.procs import die_with_parent
+
+    die_with_parent(parent)
 
     preload = list(PRELOAD)
     if not os.environ.get("MPLBACKEND"):
@@ -114,15 +121,24 @@ def serve(path: str) -> int:
     os.chmod(path, 0o600)
     server.listen(8)
     Path(path + ".ready").write_text(str(os.getpid()))
+    server.settimeout(1.0)
     while True:
-        conn, _ = server.accept()
+        try:
+            conn, _ = server.accept()
+        except TimeoutError:  # and a second guard besides the signal: is the worker there?
+            if parent is not None and os.getppid() != parent:
+                return 0
+            continue
+        conn.settimeout(None)
         with conn:
             try:
                 request = json.loads(_recv_line(conn))
             except (ValueError, OSError):
                 continue
+            zygote = os.getpid()
             pid = os.fork()
             if pid == 0:
+                die_with_parent(zygote)
                 server.close()
                 conn.close()
                 _kernel(request)
@@ -153,7 +169,13 @@ def _alive(pid: int) -> bool:
 
 
 def client(connection_file: str) -> int:
+    """What the kernelspec starts: a warm kernel from the zygote (then this process relays
+    signals to it), or, without a zygote, an ordinary kernel in its place. Either dies with the
+    worker that started it (the parent-death signal survives the exec)."""
     from cnncourse.grading.env import warm_socket
+    from cnncourse.grading.procs import die_with_parent
+
+    die_with_parent()
 
     path = warm_socket()
     pid = None
@@ -215,7 +237,8 @@ class Zygote:
         ready = Path(self.socket + ".ready")
         ready.unlink(missing_ok=True)
         self.proc = subprocess.Popen([sys.executable, "-m", "cnncourse.grading.warmkernel",
-                                      "--serve", self.socket], stdin=subprocess.DEVNULL,
+                                      "--serve", self.socket, str(os.getpid())],
+                                     stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         offer_warm_kernels(self.socket)
 
@@ -233,7 +256,7 @@ class Zygote:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--serve"]:
-        sys.exit(serve(sys.argv[2]))
+        sys.exit(serve(sys.argv[2], int(sys.argv[3]) if sys.argv[3:] else None))
     if sys.argv[1:2] == ["-f"]:
         sys.exit(client(sys.argv[2]))
     if sys.argv[1:3] == ["--cold", "-f"]:

@@ -33,13 +33,14 @@ from cnncourse.notebooks import read_notebook
 
 
 def main(conn, root: str, assignments: list[str], limits: Limits, warm: bool = True,
-         jail: str | None = None) -> None:
+         jail: str | None = None, parent: int | None = None) -> None:
     """The worker process: set up, then grade each `Job` from `conn` until told to stop.
 
     With `jail` (a user id, or `cnncourse.grading.jail.USERNS`), every kernel and sandbox run it
     starts is jailed (`cnncourse.grading.jail`): as that user, or in user namespaces as the
-    grader's user.
+    grader's user. It dies with the run (`parent`: the run's pid), and its helpers with it.
     """
+    procs.die_with_parent(parent)
     os.setsid()  # its kernels join this process group, so a kill reaches them all
     procs.become_subreaper()
     if limits.memory_gb > 0:
