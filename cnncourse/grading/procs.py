@@ -64,6 +64,15 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
+def alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
 def kill(pid: int, *, group: bool = False) -> None:
     """SIGKILL `pid` (its process group, with `group`); quiet when it is gone or not ours."""
     try:

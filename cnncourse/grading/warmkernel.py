@@ -160,20 +160,12 @@ def _recv_line(conn: socket.socket) -> str:
 
 # ------------------------------------------------------------------------------ the client
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
-
-
 def client(connection_file: str) -> int:
     """What the kernelspec starts: a warm kernel from the zygote (then this process relays
     signals to it), or, without a zygote, an ordinary kernel in its place. Either dies with the
     worker that started it (the parent-death signal survives the exec)."""
     from cnncourse.grading.env import warm_socket
-    from cnncourse.grading.procs import die_with_parent
+    from cnncourse.grading.procs import alive, die_with_parent
 
     die_with_parent()
 
@@ -204,7 +196,7 @@ def client(connection_file: str) -> int:
 
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, forward)
-    while _alive(pid):
+    while alive(pid):
         time.sleep(0.1)
     return 0
 
