@@ -184,7 +184,10 @@ def check(path: str | Path, timeout: int = DEFAULT_TIMEOUT, say=print,
     say(f"checking {path}: running every cell in a fresh kernel (this can take a minute) ...")
     executed, died = execute(path, timeout=timeout, progress=progress)
     rows = tabulate(executed, died)
-    say(render(rows))
+    import shutil
+
+    # the terminal's width (COLUMNS where set), never less than 100: details are not cut short
+    say(render(rows, width=max(100, shutil.get_terminal_size((160, 24)).columns)))
     if died is not None:
         say(f"The kernel died while running cell {died + 1}: the code there ended Python "
             "(os._exit, sys.exit in a loop, or too much memory). Fix that cell first.")

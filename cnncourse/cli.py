@@ -89,9 +89,12 @@ def _cmd_grade(args) -> int:
                        jail=not args.no_jail, say=_say, progress=not args.no_progress,
                        resume=args.resume)
     _say(summary(rows))
-    _say(f"wrote {out / 'grades.csv'} (the status column says why a row has no score), "
-         f"{out / 'feedback'}/<student>/<assignment>.html and {out / 'report.html'}; "
-         "graded rows are in the course gradebook.")
+    graded = sum(r.status == "graded" for r in rows)
+    _say(f"wrote {out / 'grades.csv'} (the status column says why a row has no score) and "
+         f"{out / 'report.html'}"
+         + (f"; {graded} feedback page(s) in {out / 'feedback'}/<student>/<assignment>.html "
+            "and the graded rows in the course gradebook." if graded else
+            "; nothing was graded, so there is no feedback page and no score in the gradebook."))
     return 0
 
 

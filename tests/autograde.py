@@ -14,6 +14,7 @@ from pathlib import Path
 import nbformat
 
 from cnncourse.course import generate, nbgrader_api, run_api
+from cnncourse.grading.worker import kernel_never_started
 from cnncourse.notebooks import (
     CourseError,
     graded_cells,
@@ -81,8 +82,16 @@ def grade_batch(root: Path, assignment: str, submissions: dict[str, nbformat.Not
         folder = course / "submitted" / student / assignment
         folder.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, folder / f"{assignment}.ipynb")
-    run_api(api.autograde, assignment, "*", force=True, create=True,
-            what=f"autograde {assignment}")
+    result = api.autograde(assignment, "*", force=True, create=True)
+    if not result.get("success") and kernel_never_started(result):
+        # a kernel died before running a line (two kernels took one free port at once, a
+        # race of jupyter_client's): grade those students again, once
+        for student in submissions:
+            if not (course / "autograded" / student / assignment).exists():
+                run_api(api.autograde, assignment, student, force=True, create=True,
+                        what=f"autograde {assignment} for {student} again")
+    elif not result.get("success"):
+        run_api(lambda: result, what=f"autograde {assignment}")
 
     results = {}
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:

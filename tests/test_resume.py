@@ -157,3 +157,14 @@ def _leftovers(root: Path) -> list[int]:
         except OSError:
             continue
     return [p for p in found if p != os.getpid()]
+
+
+def test_resume_with_nothing_left_to_grade_keeps_everything_quietly(uninterrupted, tmp_path):
+    root = tmp_path / "course"
+    shutil.copytree(uninterrupted, root)
+    before = _table(root)
+    result = subprocess.run([*GRADE, "--resume"], cwd=root, capture_output=True, text=True,
+                            timeout=900)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert "grading 0 notebook(s)" in result.stdout, result.stdout
+    assert _table(root) == before

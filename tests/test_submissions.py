@@ -352,6 +352,9 @@ def test_a_resubmission_that_cannot_be_graded_leaves_no_score_anywhere(graded, c
             row = exported[student]  # nbgrader's export of a student with no submission
             assert float(row["score"]) == 0 and not row["timestamp"], row
         assert gb.find_submission(SIZE, "colab").score == 22  # the others keep theirs
+    # and so does grades.csv: this run replaced only the rows of its own students
+    assert rows[("colab", SIZE)]["score"] == "22" and rows[("helper", POOL)]["score"] == "14"
+    assert len(rows) == len(set(_pooling_class()) | set(_size_files())) * 2
 
 
 @pytest.mark.parametrize(("files", "flag"), [

@@ -105,7 +105,9 @@ def feedback_html(graded: nbformat.NotebookNode, source: nbformat.NotebookNode,
     lines = [f"# {html.escape(title)}", "", f"**Score: {total:g} / {most:g}** (autograded tests)",
              "", "| test | points | note |", "|---|---|---|"]
     lines += [f"| {gid} | {s:g} / {m:g} | "
-              + ("points taken by verification (see the test below)" if gid in taken else "")
+              + ("points taken by verification (see the test below)" if gid in taken else
+                 "partial credit: its groups of checks are listed with the test below"
+                 if 0 < s < m else "")
               + " |" for gid, (s, m) in cells.items()]
     nb.cells.insert(0, new_markdown_cell("\n".join(lines)))
     body, _ = _exporter().from_notebook_node(renderable(nb))

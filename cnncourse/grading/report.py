@@ -33,6 +33,9 @@ def assignment_figure(rows, assignment: str, hidden: set[str] = frozenset()):
     left.hist(shares, bins=[i * 10 for i in range(11)], color="#4c72b0", edgecolor="white")
     left.set(title=f"{assignment}: scores of {len(graded)} graded", xlabel="% of points",
              ylabel="students", xlim=(0, 100))
+    from matplotlib.ticker import MaxNLocator
+
+    left.yaxis.set_major_locator(MaxNLocator(integer=True))  # students come whole
     per_cell = defaultdict(list)
     for r in graded:
         for gid, (score, most) in r.cells.items():
@@ -67,8 +70,8 @@ def _groups_table(rows, assignment: str) -> list[str]:
     for (gid, description), n in seen.items():
         share = 100 * passed[(gid, description)] / n
         out.append(f"<tr><td>{html.escape(gid)}</td><td>{points[(gid, description)]:g}</td>"
-                   f"<td>{html.escape(description)}</td><td>{passed[(gid, description)]} of {n}"
-                   f" ({share:.0f} %)</td></tr>")
+                   f"<td>{html.escape(description)}</td><td style='white-space:nowrap'>"
+                   f"{passed[(gid, description)]} of {n} ({share:.0f} %)</td></tr>")
     out.append("</table>")
     return out
 

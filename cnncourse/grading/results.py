@@ -25,18 +25,25 @@ class Results:
     """The run's output folder `out` and the course gradebook `db_url`, written row by row."""
 
     def __init__(self, out: Path, db_url: str, kept: list[Row] | None = None,
-                 hidden: dict[str, set[str]] | None = None):
+                 hidden: dict[str, set[str]] | None = None,
+                 ours: set[tuple[str, str]] | None = None):
+        """`kept`: rows of the last run that stand (--resume); `ours`: the (student,
+        assignment) pairs this run grades: every other row of an existing grades.csv (another
+        assignment, a student not in this run's folder) is carried over, so grades.csv keeps
+        one row per student and assignment ever graded into `out`."""
         from nbgrader.api import Gradebook
 
         self.out, self.db_url, self.hidden = Path(out), db_url, hidden or {}
         self.out.mkdir(parents=True, exist_ok=True)
         self.rows: list[Row] = []
         self.path = self.out / "grades.csv"
+        others = [row for key, row in previous(self.out, graded_only=False).items()
+                  if ours is not None and key not in ours]  # read before it is written anew
         self._file = self.path.open("w", newline="")
         self._csv = csv.DictWriter(self._file, fieldnames=list(Row.COLUMNS))
         self._csv.writeheader()
         self._gradebook = Gradebook(db_url)
-        for row in kept or []:  # --resume: rows that stand, already in the gradebook
+        for row in [*others, *(kept or [])]:  # rows that stand, already in the gradebook
             self.rows.append(row)
             self._csv.writerow(row.csv())
         self._sync()
@@ -90,21 +97,29 @@ def write_csv(rows: list[Row], path: Path) -> None:
     tmp.replace(path)  # never half a file
 
 
-def previous(out: Path) -> dict[tuple[str, str], Row]:
-    """The graded rows of the last run's grades.csv in `out`, by (student, assignment), for
-    ``--resume``; rows without a submission hash (or cut off by a crash) are not kept."""
+def previous(out: Path, *, graded_only: bool = True) -> dict[tuple[str, str], Row]:
+    """The rows of the last grades.csv in `out`, by (student, assignment). For ``--resume``
+    (`graded_only`), the graded rows that name their submission's hash; a row cut off by a
+    crash is not kept."""
     path = Path(out) / "grades.csv"
     if not path.is_file():
         return {}
     found = {}
     with path.open(newline="") as f:
         for r in csv.DictReader(f):
-            if r.get("status") != Status.GRADED or not r.get("submission") or \
-                    not r.get("score") or not r.get("max_score"):
+            try:
+                status = Status(r.get("status"))
+                score = float(r["score"]) if r.get("score") else None
+                most = float(r["max_score"]) if r.get("max_score") else None
+                row = Row(r["student"], r["assignment"], status, score, most,
+                          flags=[x for x in (r.get("flags") or "").split("; ") if x],
+                          seconds=float(r.get("seconds") or 0),
+                          submission=r.get("submission") or "")
+            except (KeyError, ValueError, TypeError):
                 continue
-            row = Row(r["student"], r["assignment"], Status.GRADED, float(r["score"]),
-                      float(r["max_score"]), flags=[x for x in r["flags"].split("; ") if x],
-                      seconds=float(r.get("seconds") or 0), submission=r["submission"])
+            if graded_only and (status != Status.GRADED or not row.submission
+                                or score is None or most is None):
+                continue
             found[(row.student, row.assignment)] = row
     return found
 

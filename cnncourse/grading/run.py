@@ -321,15 +321,18 @@ def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, 
                     # a new course gradebook: the template's is what generate would write
                     shutil.copy2(scratch / "gradebook.db", db_url[len("sqlite:///"):])
                 gradebook.register(root, assignments, db_url)
-            for row in kept:  # the report reads their cells
-                row.cells = gradebook.autograded_scores(db_url, row.assignment, row.student)
             hidden = {a: hidden_test_ids(read_notebook(root / "solutions" / a / f"{a}.ipynb"))
                       for a in assignments}
-            run.results = Results(out, db_url, kept, hidden)
+            ours = {(s, a) for s in everyone for a in assignments}
+            run.results = Results(out, db_url, kept, hidden, ours=ours)
+            for row in run.results.rows:  # rows of other runs kept in grades.csv: the report
+                if row.status == Status.GRADED and not row.cells:  # reads their cells
+                    row.cells = gradebook.autograded_scores(db_url, row.assignment, row.student)
             for row in read:
                 run.results.add(row)
             run.grade(jobs_todo, progress)
         finally:
+            run.close()  # before the template goes: a worker may still be copying it
             shutil.rmtree(scratch, ignore_errors=True)
     except BaseException:
         if run.results is not None:

@@ -149,10 +149,18 @@ class Grader:
         (folder / f"{job.assignment}.ipynb").write_text(job.notebook)
 
     def autograde(self, assignment: str, alias: str) -> dict:
-        """nbgrader's autograde (its API's dict: success, log, error)."""
-        if self.warm:
-            self.zygote.ensure()  # a student may have killed it: the next one starts warm
-        return self.apis[assignment].autograde(assignment, alias, force=True, create=True)
+        """nbgrader's autograde (its API's dict: success, log, error). A kernel that dies
+        before it answers its first message ran no line of the student's: that is the
+        machine's fault (two kernels that picked the same free port at once, say), so the
+        notebook is graded again, once."""
+        for attempt in range(2):
+            if self.warm:
+                self.zygote.ensure()  # a student may have killed it: the next one starts warm
+            result = self.apis[assignment].autograde(assignment, alias, force=True,
+                                                     create=True)
+            if result.get("success") or not kernel_never_started(result) or attempt:
+                return result
+        return result
 
     def scores(self, assignment: str, alias: str) -> dict[str, tuple[float, float]]:
         from cnncourse.grading.gradebook import autograded_scores
@@ -198,6 +206,13 @@ class Grader:
             else:
                 entry.unlink(missing_ok=True)
         shutil.copytree(self.template / "course", self.course)
+
+
+def kernel_never_started(result: dict) -> bool:
+    """Whether nbgrader's autograde failed because a kernel died before its first reply (no
+    student code ran): jupyter_client's own words for it."""
+    log = (result.get("log") or "") + (result.get("error") or "")
+    return "Kernel died before replying to kernel_info" in log
 
 
 def cap_outputs(text: str, limit: int) -> tuple[str, int]:
