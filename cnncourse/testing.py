@@ -181,16 +181,16 @@ class Checks:
 
 def groups_in(outputs) -> list[GroupResult]:
     """The groups a test cell reported in its `outputs` (an executed cell's output list)."""
+    # stdout as one text: the kernel sends what a print wrote in as many stream outputs as
+    # its flushes cut it into (more of them on a busy machine), so a line can span two
     found = []
-    for output in outputs:
-        if output.get("output_type") != "stream":
-            continue
-        text = output.get("text", "")
-        text = "".join(text) if isinstance(text, list) else text
-        for line in text.splitlines():
-            match = GROUP_LINE.match(line)
-            if match:
-                word, earned, points, description = match.groups()
-                found.append(GroupResult(description, word == "passed", float(earned),
-                                         float(points)))
+    texts = [output.get("text", "") for output in outputs
+             if output.get("output_type") == "stream" and output.get("name", "stdout") == "stdout"]
+    stdout = "".join("".join(t) if isinstance(t, list) else t for t in texts)
+    for line in stdout.splitlines():
+        match = GROUP_LINE.match(line)
+        if match:
+            word, earned, points, description = match.groups()
+            found.append(GroupResult(description, word == "passed", float(earned),
+                                     float(points)))
     return found

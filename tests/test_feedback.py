@@ -152,3 +152,18 @@ def test_renderable_keeps_only_the_metadata_the_page_reads():
                                     "tags": ["visible-test"]}
     assert [c.source for c in nb.cells] == [c.source for c in graded.cells]
     assert [c.get("outputs") for c in nb.cells] == [c.get("outputs") for c in graded.cells]
+
+
+def test_a_print_the_kernel_cut_into_two_stream_outputs_reads_as_one_line():
+    """A kernel sends stdout as it flushes, so on a busy machine `print("REACHED:", x)` can
+    arrive as two stream outputs (CI saw it). The page shows them as JupyterLab does: one
+    block, the line whole; a stream of another name stays apart."""
+    graded, source, release = _graded_toy()
+    graded.cells[2].outputs = [new_output("stream", name="stdout", text="REACHED:"),
+                               new_output("stream", name="stdout", text=" []\nnext line\n"),
+                               new_output("stream", name="stderr", text="a warning\n")]
+    page = feedback.feedback_html(graded, source, release, "00_toy", CELLS)
+    blocks = [pre.get_text() for pre in BeautifulSoup(page, "html.parser").find_all("pre")
+              if "REACHED" in pre.get_text() or "a warning" in pre.get_text()]
+    assert blocks == ["REACHED: []\nnext line\n", "a warning\n"]
+    assert len(graded.cells[2].outputs) == 3, "the graded notebook itself is not changed"

@@ -122,10 +122,16 @@ def renderable(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     a widget state without `state`, tags that are not a list of strings or a `language` that is
     not a string got no page. Kept: the notebook's kernelspec and language_info (the code's
     lexer); a cell's nbgrader metadata, its tags (CSS classes on the page) and a raw cell's
-    raw_mimetype, the cell metadata nbconvert's lab template reads. It does not read
+    raw_mimetype, the cell metadata nbconvert's lab template reads. Consecutive outputs of one
+    stream are merged (nbconvert's CoalesceStreamsPreprocessor), as JupyterLab shows them. It does not read
     jupyter.source_hidden/outputs_hidden, collapsed or scrolled: the page shows every cell open.
     """
+    from nbconvert.preprocessors import CoalesceStreamsPreprocessor
+
     out = copy.deepcopy(nb)
+    for cell in out.cells:  # one block per stream: a kernel cuts a print where it flushed
+        if cell.get("cell_type") == "code" and cell.get("outputs"):
+            CoalesceStreamsPreprocessor().preprocess_cell(cell, {}, 0)
     meta = out.get("metadata") if isinstance(out.get("metadata"), dict) else {}
     kept: dict = {}
     spec = meta.get("kernelspec")
