@@ -176,9 +176,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start every kernel from scratch as nbgrader does (slower) instead of "
                    "forking it from a warm one that has imported ipykernel, NumPy and PyTorch")
     p.add_argument("--no-jail", action="store_true",
-                   help="run student code unjailed, as the grader's user (by default it gets "
-                   "a private view of the files and, as root, a user of its own per worker, "
-                   "else user namespaces)")
+                   help="run student code unjailed, as the grader's user, with the grader's "
+                   "files and network in its reach: only for code you trust (by default it gets "
+                   "a private view of the files, a network of its own and, as root, a user of "
+                   "its own per worker, else user namespaces; where those cannot be built, "
+                   "grade stops and says why)")
     p.add_argument("--resume", action="store_true",
                    help="after an interrupted run: keep the graded rows of --out/grades.csv "
                    "whose submission is byte-identical to the file there now, grade the rest")

@@ -6,10 +6,16 @@ broken or hostile notebook stops the run or touches another student's grade.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import html
 import json
+import os
 import re
+import secrets
+import shutil
+import socket
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -101,7 +107,8 @@ print("DETACHED PID:", open("yuri.pid").read())"""
 # course, its gradebook, the solutions, another student's submission, the grader's Jupyter
 # files, anything in /tmp but its own folder (the workers' scratch gradebooks and notebooks),
 # the hidden tests nbgrader put back into the notebook it runs, the grader's processes; prints
-# what it reached
+# what it reached; and the host's network: a TCP listener on the host's addresses, a Unix socket
+# in a folder of the host's, an abstract Unix socket (`host_listeners`)
 TRESPASSING_HALVE = RIGHT_HALVE + """
 import glob, os, signal
 reached = []
@@ -120,9 +127,12 @@ for label, path in [("course", COURSE), ("gradebook", DB), ("solutions", COURSE 
                     ("parent's memory map", f"/proc/{os.getppid()}/maps")]:
     if can_read(path):
         reached.append(label)
-import sys, cnncourse  # its own folder, Python and the package are its to read
-mine = [os.getcwd()] + [os.path.realpath(p) for p in (
+import sys, cnncourse  # its own folder, Python and the package are its to read, and the
+mine = [os.getcwd()] + [os.path.realpath(p) for p in (  # sockets of its own kernel (jailed)
     sys.prefix, sys.base_prefix, os.path.dirname(cnncourse.__file__))]
+from ipykernel.kernelapp import IPKernelApp
+if IPKernelApp.instance().transport == "ipc":
+    mine.append(os.path.dirname(IPKernelApp.instance().ip))
 strangers = []  # counted, a few named: a grader's /tmp may hold more than an output may
 for folder, _, files in os.walk("/tmp"):
     if not any(folder == m or folder.startswith(m + os.sep) for m in mine):
@@ -145,20 +155,77 @@ try:
     reached.append("is root")
 except OSError:
     pass
+import socket
+def connects(family, address):
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.settimeout(3)
+            s.connect(address)
+        return True
+    except OSError:
+        return False
+for address in ADDRESSES:  # a listener of the host's (a gradebook server, a scheduler)
+    if connects(socket.AF_INET, (address, PORT)):
+        reached.append(f"host {address}")
+if connects(socket.AF_UNIX, UNIX_SOCKET):
+    reached.append("host unix socket")
+if connects(socket.AF_UNIX, "\\0" + ABSTRACT):
+    reached.append("host abstract socket")
 print("REACHED:", reached)"""
 # right on the visible test's integers, wrong on the hidden test's random floats
 ROUNDING_DOUBLE = "def double(x):\n    x = np.asarray(x, dtype=float)\n    return x + x.round()"
 
 
-def trespassing_halve(root: Path, db: Path | None = None, home: Path | None = None) -> str:
-    """TRESPASSING_HALVE told where the course of the class run, its gradebook and the
-    grader's home are."""
-    return TRESPASSING_HALVE.replace("COURSE", repr(str(root))).replace(
+@contextlib.contextmanager
+def host_listeners():
+    """What no jailed kernel may reach, open while the block runs: a TCP listener on all the
+    host's addresses, a Unix socket in a folder of the host's and an abstract Unix socket (which
+    no file tree hides), all open to any user. Yields where they are, for `trespassing_halve`:
+    {"PORT", "ADDRESSES" (127.0.0.1 and the host's address on its network, where it has one),
+    "UNIX_SOCKET", "ABSTRACT"}. Each accepts connections without being served."""
+    folder = Path(tempfile.mkdtemp(prefix="cnncourse-host-"))
+    folder.chmod(0o755)
+    addresses = ["127.0.0.1"]
+    try:  # the address the host would use to reach the outside (a UDP "connect" sends nothing)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("10.255.255.255", 1))
+            if probe.getsockname()[0] not in addresses:
+                addresses.append(probe.getsockname()[0])
+    except OSError:
+        pass
+    name = f"cnncourse-host-{os.getpid()}-{secrets.token_hex(4)}"
+    with socket.create_server(("0.0.0.0", 0), backlog=64) as tcp, \
+            socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as unix, \
+            socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as abstract:
+        unix.bind(str(folder / "host.sock"))
+        (folder / "host.sock").chmod(0o777)
+        unix.listen(64)
+        abstract.bind("\0" + name)
+        abstract.listen(64)
+        try:
+            yield {"PORT": tcp.getsockname()[1], "ADDRESSES": addresses,
+                   "UNIX_SOCKET": str(folder / "host.sock"), "ABSTRACT": name}
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def trespassing_halve(root: Path, reach: dict, db: Path | None = None,
+                      home: Path | None = None) -> str:
+    """TRESPASSING_HALVE told where the course of the class run, its gradebook, the grader's
+    home and the host's listeners (`host_listeners`) are."""
+    code = TRESPASSING_HALVE.replace("COURSE", repr(str(root))).replace(
         "DB", repr(str(db or root / "class.db"))).replace("HOME", repr(str(home or Path.home())))
+    for key in ("ADDRESSES", "UNIX_SOCKET", "ABSTRACT", "PORT"):
+        code = code.replace(key, repr(reach[key]))
+    return code
 
 
-def _class(root):
-    """submitted/<student>/00_toy/: who did what."""
+# what tom reaches without a jail, on any machine (`host_listeners`)
+HOST_NETWORK = {"host 127.0.0.1", "host unix socket", "host abstract socket"}
+
+
+def _class(root, reach):
+    """submitted/<student>/00_toy/: who did what (tom knows the host's listeners, `reach`)."""
     release = read_notebook(root / "notebooks" / "00_toy" / "00_toy.ipynb")
     right = {"double": RIGHT_DOUBLE, "halve": RIGHT_HALVE}
     nbs = {
@@ -187,7 +254,7 @@ def _class(root):
         # 4 / 4, and its process does not outlive it
         "yuri": with_answers(release, {**right, "halve": DETACHING_HALVE}),
         # 4 / 4, and reaches nothing where the grader runs as root (then jailed)
-        "tom": with_answers(release, {**right, "halve": trespassing_halve(root)}),
+        "tom": with_answers(release, {**right, "halve": trespassing_halve(root, reach)}),
         # 30 MB of output: graded, the output cut to the limit
         "quinn": with_answers(release, {**right, "halve": RIGHT_HALVE
                                         + "\nprint('x' * 30_000_000)"}),
@@ -236,9 +303,10 @@ def graded(tmp_path_factory, cli):
     assert cli("release", cwd=root).returncode == 0
     (root / "probes").mkdir(parents=True)
     (root / "probes" / "00_toy.py").write_text(TOY_PROBES)
-    _class(root)
-    result = cli("grade", "--jobs", "2", "--timeout", "25", "--memory-gb", "4", "--no-progress",
-                 "--db-url", f"sqlite:///{root / 'class.db'}", cwd=root)
+    with host_listeners() as reach:
+        _class(root, reach)
+        result = cli("grade", "--jobs", "2", "--timeout", "25", "--memory-gb", "4",
+                     "--no-progress", "--db-url", f"sqlite:///{root / 'class.db'}", cwd=root)
     rows = {}
     grades = root / "grades" / "grades.csv"
     if grades.exists():
@@ -334,24 +402,19 @@ def test_a_kernel_finds_no_gradebook_solution_or_other_student_by_relative_path(
 
 
 def test_a_kernel_reaches_nothing_by_absolute_path_when_jailed(graded):
-    """As root, `cnncourse grade` jails student code (its own file tree and user per worker):
-    tom, who knows where everything is, reaches none of it. Run as another user, there is no
-    jail, and the run says so."""
-    import os
-
+    """As root, `cnncourse grade` jails student code (its own file tree, user and network per
+    worker); as another user, in namespaces of its own. tom, who knows where everything is,
+    reaches none of it: no file of the course or the grader, no process, and nothing of the
+    host's network (a TCP listener on 127.0.0.1 and the host's address, a Unix socket, an
+    abstract Unix socket). Without the jail he reaches all of it (tests/test_jail.py)."""
     root, result, rows = graded
     page = _text((root / "grades" / "feedback" / "tom" / "00_toy.html").read_text())
     assert "REACHED: [" in page, "tom's probe printed nothing: " + page[-2000:]
     reached = page[page.find("REACHED: ["):].splitlines()[0]  # the output, not the code
     assert (rows["tom"]["status"], rows["tom"]["score"]) == ("graded", "4")
-    if os.geteuid() == 0:
-        assert "student code runs jailed, as a user of its own per worker" in result.stdout
-        assert reached == "REACHED: []", reached
-    elif "student code runs jailed, in namespaces" in result.stdout:  # user namespaces
-        assert reached == "REACHED: []", reached
-    else:  # where the kernel refuses user namespaces: no jail, and the run says so
-        assert "not jailed: jails do not work here" in result.stdout
-        assert "course" in reached, "tom did not run"
+    assert ("student code runs jailed, as a user of its own per worker" if os.geteuid() == 0
+            else "student code runs jailed, in namespaces") in result.stdout, result.stdout
+    assert reached == "REACHED: []", reached
 
 
 def test_no_submission_writes_into_the_course(graded):

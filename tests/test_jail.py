@@ -30,10 +30,11 @@ ROOT = Path(__file__).resolve().parents[1]
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="these tests run as root (CI does)")
 
 # runs inside a jail: argv = kind ("root" or "user"), uid, mountpoint, workdir, a secret
-# file outside, the course root
+# file outside, the course root, the host's listeners (JSON of `test_grade.host_listeners`)
 INSIDE = r"""
-import json, os, subprocess, sys
+import json, os, socket, subprocess, sys
 kind, uid, mountpoint, work, secret, course = sys.argv[1:7]
+reach = json.loads(sys.argv[7])
 sys.path.insert(0, os.path.join(course, "tests"))
 from cnncourse.grading import jail
 from unprivileged import become
@@ -74,6 +75,20 @@ for what, act in [("setuid", lambda: os.setuid(0)), ("signal", lambda: os.kill(p
         seen[what] = "allowed"
     except OSError as error:
         seen[what] = type(error).__name__
+def connects(family, address):
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.settimeout(3)
+            s.connect(address)
+        return True
+    except OSError:
+        return False
+seen["network"] = [a for a in reach["ADDRESSES"] if connects(socket.AF_INET, (a, reach["PORT"]))]
+seen["network"] += [what for what, address in (("unix socket", reach["UNIX_SOCKET"]),
+                                                 ("abstract socket", "\0" + reach["ABSTRACT"]))
+                    if connects(socket.AF_UNIX, address)]
+with socket.create_server(("127.0.0.1", 0)) as own:  # its own loopback is its own to use
+    seen["own loopback"] = connects(socket.AF_INET, own.getsockname())
 child = subprocess.run([sys.executable, "-c", "import cnncourse, numpy, torch; print('ok')"],
                        capture_output=True, text=True)
 seen["subprocess"] = child.stdout.strip() or child.stderr[-300:]
@@ -98,10 +113,14 @@ def jailed(request):
     if request.param == "user":
         for p in (work, mountpoint, work / "answers.ipynb"):
             os.chown(p, uid, uid)
+    from test_grade import host_listeners
+
     try:
-        done = subprocess.run([sys.executable, "-c", INSIDE, request.param, str(uid),
-                               str(mountpoint), str(work), str(secret), str(ROOT)],
-                              capture_output=True, text=True, timeout=120)
+        with host_listeners() as reach:
+            done = subprocess.run([sys.executable, "-c", INSIDE, request.param, str(uid),
+                                   str(mountpoint), str(work), str(secret), str(ROOT),
+                                   json.dumps(reach)], capture_output=True, text=True,
+                                  timeout=120)
         assert done.returncode == 0, done.stderr[-2000:]
         yield json.loads(done.stdout.splitlines()[-1]), work, uid
     finally:
@@ -153,6 +172,15 @@ def test_inside_a_jail_code_cannot_become_root_or_touch_the_graders_processes(ja
 
 
 @as_root
+@as_root
+def test_inside_a_jail_code_reaches_nothing_of_the_hosts_network(jailed):
+    """A network namespace of its own: no listener of the host's on 127.0.0.1 or the host's
+    address, no Unix socket by path, no abstract Unix socket; its own loopback works."""
+    seen, _, _ = jailed
+    assert seen["network"] == [], seen["network"]
+    assert seen["own loopback"] is True
+
+
 def test_what_a_jail_writes_is_its_users_and_the_hidden_file_is_untouched(jailed):
     _, work, uid = jailed
     assert (work / "written.txt").read_text() == "mine"
@@ -249,13 +277,21 @@ def test_a_jail_is_refused_without_root_or_with_threads(tmp_path):
 
 @pytest.mark.slow
 def test_without_the_jail_the_trespasser_of_the_class_run_reaches_the_course(tmp_path, cli):
-    """The attack tom makes in tests/test_grade.py is real: graded with --no-jail (what a
-    grader who is not root gets), the same notebook reaches the course, the gradebook, the
-    solutions, another student's submission and the hidden tests."""
+    """The attack tom makes in tests/test_grade.py is real: graded with --no-jail, the same
+    notebook reaches the course, the gradebook, the solutions, another student's submission,
+    the hidden tests and the host's network (a listener on 127.0.0.1, a Unix socket and an
+    abstract one)."""
     import ast
 
     from autograde import with_answers
-    from test_grade import RIGHT_DOUBLE, RIGHT_HALVE, _text, trespassing_halve
+    from test_grade import (
+        HOST_NETWORK,
+        RIGHT_DOUBLE,
+        RIGHT_HALVE,
+        _text,
+        host_listeners,
+        trespassing_halve,
+    )
     from toycourse import make_toy_course
 
     from cnncourse.notebooks import read_notebook
@@ -263,19 +299,21 @@ def test_without_the_jail_the_trespasser_of_the_class_run_reaches_the_course(tmp
     root = make_toy_course(tmp_path)
     assert cli("release", cwd=root).returncode == 0
     release = read_notebook(root / "notebooks" / "00_toy" / "00_toy.ipynb")
-    for student, halve in (("alice", RIGHT_HALVE), ("tom", trespassing_halve(root))):
-        folder = root / "submitted" / student / "00_toy"
-        folder.mkdir(parents=True)
-        nb = with_answers(release, {"double": RIGHT_DOUBLE, "halve": halve})
-        (folder / "00_toy.ipynb").write_text(json.dumps(nb))
-    result = cli("grade", "--jobs", "1", "--no-jail", "--no-progress", "--db-url",
-                 f"sqlite:///{root / 'class.db'}", cwd=root)
+    with host_listeners() as reach:
+        for student, halve in (("alice", RIGHT_HALVE), ("tom", trespassing_halve(root, reach))):
+            folder = root / "submitted" / student / "00_toy"
+            folder.mkdir(parents=True)
+            nb = with_answers(release, {"double": RIGHT_DOUBLE, "halve": halve})
+            (folder / "00_toy.ipynb").write_text(json.dumps(nb))
+        result = cli("grade", "--jobs", "1", "--no-jail", "--no-progress", "--db-url",
+                     f"sqlite:///{root / 'class.db'}", cwd=root)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "not jailed: --no-jail" in result.stdout
     page = _text((root / "grades" / "feedback" / "tom" / "00_toy.html").read_text())
     assert "REACHED: [" in page, "tom's probe printed nothing: " + page[-2000:]
     reached = ast.literal_eval(page[page.find("REACHED: [") + len("REACHED: "):].splitlines()[0])
-    assert {"course", "gradebook", "solutions", "alice", "hidden tests"} <= set(reached), reached
+    assert {"course", "gradebook", "solutions", "alice", "hidden tests"} | HOST_NETWORK \
+        <= set(reached), reached
 
 
 @as_root
@@ -283,7 +321,7 @@ def test_without_the_jail_the_trespasser_of_the_class_run_reaches_the_course(tmp
 def test_a_grader_who_is_not_root_grades_the_class_jailed_in_user_namespaces(cli):
     """The class run's trespasser, graded by an ordinary user (`unprivileged.become`): the
     jail comes from user namespaces, and tom reaches nothing of the course, the gradebook, the
-    solutions, alice's submission, the grader's home or other processes."""
+    solutions, alice's submission, the grader's home, other processes or the host's network."""
     import ast
 
     from autograde import with_answers
@@ -293,6 +331,7 @@ def test_a_grader_who_is_not_root_grades_the_class_jailed_in_user_namespaces(cli
         RIGHT_HALVE,
         TOY_PROBES,
         _text,
+        host_listeners,
         trespassing_halve,
     )
     from toycourse import make_toy_course
@@ -301,7 +340,9 @@ def test_a_grader_who_is_not_root_grades_the_class_jailed_in_user_namespaces(cli
 
     base = Path(tempfile.mkdtemp(prefix="cnncourse-grader-"))
     uid = jail.free_uid()
+    listening = host_listeners()
     try:
+        reach = listening.__enter__()
         base.chmod(0o755)
         root, home = make_toy_course(base / "course"), base / "home"
         home.mkdir()
@@ -309,7 +350,7 @@ def test_a_grader_who_is_not_root_grades_the_class_jailed_in_user_namespaces(cli
         release = read_notebook(root / "notebooks" / "00_toy" / "00_toy.ipynb")
         (root / "probes").mkdir(parents=True)  # verified in the sandbox, jailed too
         (root / "probes" / "00_toy.py").write_text(TOY_PROBES)
-        tom = trespassing_halve(root, db=root / "gradebook.db", home=home)
+        tom = trespassing_halve(root, reach, db=root / "gradebook.db", home=home)
         answers = {"alice": {"double": RIGHT_DOUBLE, "halve": RIGHT_HALVE},
                    "tom": {"double": RIGHT_DOUBLE, "halve": tom},
                    # fools the tests in the kernel; the sandbox's verification refutes it
@@ -345,6 +386,67 @@ def test_a_grader_who_is_not_root_grades_the_class_jailed_in_user_namespaces(cli
         reached = ast.literal_eval(
             page[page.find("REACHED: [") + len("REACHED: "):].splitlines()[0])
         assert reached == [], reached
+    finally:
+        listening.__exit__(None, None, None)
+        jail.kill_all(uid)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@as_root
+@pytest.mark.slow
+def test_where_no_jail_can_be_built_grade_stops_unless_told_no_jail(cli):
+    """A grader who is not root, where user namespaces are refused (as in some containers:
+    `unprivileged.forbid_user_namespaces`): `cnncourse grade` grades nobody, says why and what
+    to do, and leaves no grades; with --no-jail it grades the class, and says it is unjailed."""
+    from autograde import with_answers
+    from test_grade import RIGHT_DOUBLE, RIGHT_HALVE
+    from toycourse import make_toy_course
+
+    from cnncourse.notebooks import read_notebook
+
+    base = Path(tempfile.mkdtemp(prefix="cnncourse-grader-"))
+    uid = jail.free_uid()
+    try:
+        base.chmod(0o755)
+        root, home = make_toy_course(base / "course"), base / "home"
+        home.mkdir()
+        assert cli("release", cwd=root).returncode == 0
+        release = read_notebook(root / "notebooks" / "00_toy" / "00_toy.ipynb")
+        folder = root / "submitted" / "alice" / "00_toy"
+        folder.mkdir(parents=True)
+        (folder / "00_toy.ipynb").write_text(json.dumps(with_answers(
+            release, {"double": RIGHT_DOUBLE, "halve": RIGHT_HALVE})))
+        for folder, dirs, files in os.walk(base):
+            for name in [folder, *(os.path.join(folder, n) for n in dirs + files)]:
+                os.lchown(name, uid, uid)
+        grader = ("import os, sys; sys.path.insert(0, sys.argv[1]); "
+                  "from unprivileged import become, forbid_user_namespaces; "
+                  "become(int(sys.argv[2]), also=(sys.argv[3],)); forbid_user_namespaces(); "
+                  "os.execv(sys.executable, [sys.executable, '-m', 'cnncourse', *sys.argv[4:]])")
+        env = {**os.environ, "HOME": str(home), "PYTHONWARNINGS": "ignore"}
+        for name in ("XDG_CACHE_HOME", "XDG_RUNTIME_DIR", "XDG_DATA_HOME", "MPLCONFIGDIR",
+                     "JUPYTER_RUNTIME_DIR", "JUPYTER_DATA_DIR", "JUPYTER_CONFIG_DIR"):
+            env.pop(name, None)
+
+        def grade(*extra):
+            return subprocess.run(
+                [sys.executable, "-c", grader, str(ROOT / "tests"), str(uid), str(ROOT),
+                 "grade", "--jobs", "1", "--no-progress", *extra], cwd=root, env=env,
+                capture_output=True, text=True, timeout=600)
+
+        refused = grade()
+        said = refused.stdout + refused.stderr
+        assert refused.returncode != 0, said
+        assert "student code cannot be jailed here" in said, said
+        assert "No space left on device" in said, "the cause is not named: " + said
+        assert "--no-jail" in said and "Traceback" not in said, said
+        assert not (root / "grades" / "grades.csv").exists(), "a row was written"
+        unjailed = grade("--no-jail")
+        assert unjailed.returncode == 0, unjailed.stdout + unjailed.stderr[-3000:]
+        assert "student code runs as the grader's user, not jailed: --no-jail" in unjailed.stdout
+        with (root / "grades" / "grades.csv").open() as f:
+            rows = {r["student"]: (r["status"], r["score"]) for r in csv.DictReader(f)}
+        assert rows == {"alice": ("graded", "4")}, rows
     finally:
         jail.kill_all(uid)
         shutil.rmtree(base, ignore_errors=True)

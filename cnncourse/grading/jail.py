@@ -4,6 +4,11 @@
 that runs a student's code (the notebook's kernel, the verification sandbox) enters a jail
 before the first line of that code:
 
+- a network namespace of its own: only its own loopback, so nothing of the host's (a
+  PostgreSQL gradebook, the Jupyter server, a cluster's scheduler, on any address, and no
+  abstract Unix socket) is in reach. A kernel's channel to its client crosses it as Unix
+  sockets (jupyter_client's ``ipc`` transport) in a folder of the worker's that only this
+  kernel's sockets are in, bound into the jail (`run_kernel` in `warmkernel`);
 - a private mount namespace whose root is an empty tmpfs holding only what Python needs, read
   only: the system (``/usr``, ``/lib``, ``/etc``...), the interpreter's prefixes, the
   ``cnncourse`` package; the folder the code runs in (writable, and nothing of the folders
@@ -38,7 +43,9 @@ from pathlib import Path
 USERNS = "user"  # the setting of the unprivileged jail (`enter_userns`), see `env.JAIL`
 HOME = "/home/student"  # the jailed code's home, empty and writable
 
-CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID = 0x00020000, 0x10000000, 0x20000000
+CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x10000000, 0x20000000, \
+    0x40000000
+SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 MS_NOATIME, MS_NODIRATIME, MS_RELATIME = 1024, 2048, 1 << 21
@@ -85,6 +92,19 @@ def _bind(root: str, path: str, *, writable: bool = False, dev: bool = False) ->
     kept = os.statvfs(target).f_flag
     flags |= sum(flag for st, flag in LOCKED.items() if kept & st and flag != MS_RDONLY)
     _mount(None, target, None, flags | (0 if writable and not kept & 1 else MS_RDONLY))
+
+
+def _loopback_up() -> None:
+    """Bring up `lo` in this (new) network namespace, as `ip link set lo up` does: student code
+    may serve itself on 127.0.0.1; nothing else is there."""
+    import fcntl
+    import socket
+    import struct
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        request = struct.pack("16sH14x", b"lo", 0)
+        flags = struct.unpack("16sH14x", fcntl.ioctl(s, SIOCGIFFLAGS, request))[1]
+        fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
 
 
 def _tmpfs(target: str, size: str, mode: str = "1777") -> None:
@@ -143,7 +163,7 @@ def setting() -> tuple[int | None, str] | None:
 
 
 def _populate(root: str, workdir: str, *, uid: int, gid: int, tmp_size: str, hide, before_drop,
-              chown, proc_data: str | None) -> None:
+              chown, proc_data: str | None, sockets: str | None = None) -> None:
     """Build the jail's file tree in the empty folder `root` (see the module's text)."""
     _tmpfs(root, "16m", "755")
     _tmpfs(root + "/tmp", tmp_size)  # first: what is bound below may live under /tmp
@@ -158,6 +178,9 @@ def _populate(root: str, workdir: str, *, uid: int, gid: int, tmp_size: str, hid
     _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, proc_data)
     chown(workdir)  # the student's folder becomes the student's
     _bind(root, workdir, writable=True)
+    if sockets:  # the kernel's channel to its client (nothing else is in that folder)
+        chown(sockets)
+        _bind(root, sockets, writable=True)
     empty = root + "/.empty"
     open(empty, "w").close()
     for pattern in hide:
@@ -192,18 +215,22 @@ def _single_threaded() -> None:
 
 
 def enter(uid: int, mountpoint: str, workdir: str, *, tmp_size: str = "512m",
-          nproc: int = 1024, hide: tuple[str, ...] = (), before_drop=None) -> None:
+          nproc: int = 1024, hide: tuple[str, ...] = (), before_drop=None,
+          sockets: str | None = None) -> None:
     """Jail this (single-threaded) process: see the module's text. `workdir` is the one folder
     of the host it keeps, writable, at its own path; the process ends up in it as `uid`. Files
     of `workdir` matching the patterns `hide` read as empty in the jail (the notebook a kernel
     runs: nbgrader has put the hidden tests back into it). `before_drop(root, chown)` runs
-    while still root, with the new root not yet entered (e.g. to copy files in)."""
+    while still root, with the new root not yet entered (e.g. to copy files in). `sockets` is a
+    folder of the host bound in, writable, at its own path: where a kernel's Unix sockets are,
+    the one way across its network namespace."""
     if os.geteuid() != 0:
         raise JailError(1, "a jail needs root")
     _single_threaded()
     parent = os.getppid()
     workdir = os.path.realpath(workdir)
-    _check(_libc.unshare(CLONE_NEWNS), "unshare")
+    _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWNET), "unshare")
+    _loopback_up()
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
 
     def chown(path: str) -> None:
@@ -213,7 +240,8 @@ def enter(uid: int, mountpoint: str, workdir: str, *, tmp_size: str = "512m",
                 os.lchown(os.path.join(parent, name), uid, uid)
 
     _populate(os.path.realpath(mountpoint), workdir, uid=uid, gid=uid, tmp_size=tmp_size,
-              hide=hide, before_drop=before_drop, chown=chown, proc_data="hidepid=2")
+              hide=hide, before_drop=before_drop, chown=chown, proc_data="hidepid=2",
+              sockets=sockets and os.path.realpath(sockets))
     _pivot(os.path.realpath(mountpoint))
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
     resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
@@ -251,11 +279,13 @@ def _drop_capabilities() -> None:
 
 
 def enter_userns(mountpoint: str, workdir: str, *, tmp_size: str = "512m", nproc: int = 1024,
-                 hide: tuple[str, ...] = (), before_drop=None) -> None:
+                 hide: tuple[str, ...] = (), before_drop=None,
+                 sockets: str | None = None) -> None:
     """The jail of `enter` for a grader who is not root, from user namespaces.
 
     This process unshares a user and a PID namespace and forks: the child, the first process
-    of the new PID namespace, builds the same file tree in a mount namespace of its own, drops
+    of the new PID namespace, builds the same file tree in a mount namespace of its own (and
+    enters a network namespace of its own), drops
     every capability and returns, jailed. This process never returns: it passes SIGINT on to
     the child (any other ending signal becomes SIGKILL, which the first process of a PID
     namespace cannot ignore) and exits as the child does. The child dies with it (a parent
@@ -277,10 +307,12 @@ def enter_userns(mountpoint: str, workdir: str, *, tmp_size: str = "512m", nproc
         _relay(child)
     _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "parent death signal")
     os.setpgid(0, 0)  # signals for the whole group reach the relay, which passes them on once
-    _check(_libc.unshare(CLONE_NEWNS), "unshare")
+    _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWNET), "unshare")
+    _loopback_up()
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     _populate(root, workdir, uid=uid, gid=gid, tmp_size=tmp_size, hide=hide,
-              before_drop=before_drop, chown=lambda path: None, proc_data=None)
+              before_drop=before_drop, chown=lambda path: None, proc_data=None,
+              sockets=sockets and os.path.realpath(sockets))
     _pivot(root)
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
     resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
@@ -374,14 +406,28 @@ def as_root() -> bool:
     return os.geteuid() == 0
 
 
+def _reaches(address: tuple[str, int]) -> bool:
+    import socket
+
+    try:
+        socket.create_connection(address, timeout=2).close()
+        return True
+    except OSError:
+        return False
+
+
 def available() -> str | None:
-    """None where jails work here (tried in a child process), else why not: `enter` as root,
-    `enter_userns` for anyone else."""
+    """None where jails work here (tried in a child process: its own file tree, and no way to a
+    listener on the host's 127.0.0.1), else why not: `enter` as root, `enter_userns` for anyone
+    else."""
     if sys.platform != "linux":
         return "jails need Linux"
     import tempfile
 
-    with tempfile.TemporaryDirectory(prefix="cnncourse-jailtest-") as tmp:
+    import socket
+
+    with tempfile.TemporaryDirectory(prefix="cnncourse-jailtest-") as tmp, \
+            socket.create_server(("127.0.0.1", 0)) as host:
         mountpoint, work = os.path.join(tmp, "root"), os.path.join(tmp, "work")
         os.mkdir(mountpoint)
         os.mkdir(work)
@@ -397,6 +443,8 @@ def available() -> str | None:
                     enter_userns(mountpoint, work)
                 if os.path.exists(mountpoint) or not os.path.exists(__file__):
                     message = b"the jail still shows its surroundings"
+                elif _reaches(host.getsockname()):
+                    message = b"the jail still reaches the host's network"
             except BaseException as error:  # noqa: BLE001
                 message = str(error).encode()[:500] or b"error"
             os.write(w, message)

@@ -279,8 +279,10 @@ def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, 
     kernels (0: none), `max_output_mb` the outputs a graded notebook keeps. With `resume`, a
     submission byte-identical to the one behind its last graded row in `out/grades.csv` keeps
     that row. With `jail` (and where `cnncourse.grading.jail.available`), student code runs in a
-    jail: as root, as a user of its own per worker; else in user namespaces. Elsewhere it runs
-    as the grader, which the output says. Returns the rows, in student order."""
+    jail: as root, as a user of its own per worker; else in user namespaces; with a network of
+    its own either way. Where no jail can be built it raises CourseError, saying why; without
+    `jail` student code runs as the grader, which the output says. Returns the rows, in
+    student order."""
     from cnncourse.grading.jail import as_root, available
 
     root, submitted, out = Path(root).resolve(), Path(submitted).resolve(), Path(out).resolve()
@@ -291,6 +293,14 @@ def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, 
     everyone = intake.students(submitted)
     why = available() if jail else "--no-jail"
     jailed = why is None
+    if jail and not jailed:
+        raise CourseError(
+            f"student code cannot be jailed here: {why}. Unjailed, a notebook runs as you, "
+            "with your files, the gradebook, the other submissions and your network in reach. "
+            "Grade where jails work (Linux; as root, or with unprivileged user namespaces "
+            "allowed: sysctl kernel.unprivileged_userns_clone=1, or on Ubuntu "
+            "kernel.apparmor_restrict_unprivileged_userns=0), or, for code you trust, run "
+            "again with --no-jail.")
     out.mkdir(parents=True, exist_ok=True)
     run = Run(root, assignments, limits, None, warm_kernels, jailed, out / "grader-errors.log")
     # workers start first: they import nbgrader and torch while this process generates

@@ -66,8 +66,9 @@ def _kernel(request: dict) -> None:
 
 def run_kernel(connection_file: str, cwd: str) -> None:
     """Be an ipykernel for `connection_file`, in the grading jail where the worker asks for
-    one (`cnncourse.grading.jail`): the connection file is copied into the jail, nothing else of the
-    host is. Threads start only after the jail is entered."""
+    one (`cnncourse.grading.jail`): the connection file is copied into the jail and the folder of
+    its Unix sockets bound in, nothing else of the host is. Threads start only after the jail
+    is entered."""
     from ipykernel.kernelapp import IPKernelApp
 
     from cnncourse.grading import jail
@@ -76,13 +77,24 @@ def run_kernel(connection_file: str, cwd: str) -> None:
     if jailed:
         info = Path(connection_file).read_bytes()
         inside = "/tmp/.cnncourse-kernel.json"
+        # the jail has a network of its own: the client reaches the kernel only through Unix
+        # sockets (jupyter_client's ipc transport), in their folder, which the jail binds in
+        connection = json.loads(info)
+        if connection.get("transport") != "ipc":
+            sys.stderr.write("cnncourse: a jailed kernel needs the ipc transport\n")
+            os._exit(70)
 
         def copy_in(root, chown):
             Path(root + inside).write_bytes(info)
             os.chmod(root + inside, 0o600)
             chown(root + inside)
 
-        jail.enter_from_env(cwd, hide=("*.ipynb",), before_drop=copy_in)
+        sockets, prefix = os.path.split(os.path.abspath(connection["ip"]))
+        if any(not name.startswith(prefix + "-") for name in os.listdir(sockets)):
+            sys.stderr.write(f"cnncourse: {sockets} holds more than kernel sockets: not bound "
+                             "into a jail\n")
+            os._exit(70)
+        jail.enter_from_env(cwd, hide=("*.ipynb",), before_drop=copy_in, sockets=sockets)
         connection_file = inside
     sys.argv = [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file]
     app = IPKernelApp.instance()

@@ -54,6 +54,7 @@ def main(conn, root: str, assignments: list[str], limits: Limits, warm: bool = T
     home = Path(tempfile.mkdtemp(prefix="cnncourse-grade-"))
     private = Path(tempfile.mkdtemp(prefix="cnncourse-gradebook-"))
     kernels = Path(tempfile.mkdtemp(prefix="cnncourse-kernels-"))
+    sockets = kernel_sockets()
     os.chdir(home)  # nothing of the course tree is a relative path away from the kernels
     if jail is not None:  # read by what starts student code: the kernels, the sandbox
         from cnncourse.grading.env import ask_for_jails
@@ -73,7 +74,7 @@ def main(conn, root: str, assignments: list[str], limits: Limits, warm: bool = T
         if template is None:
             return
         grader = Grader(Path(root), assignments, Path(template), home, private / "gradebook.db",
-                        limits, sandbox, zygote, warm, jail)
+                        limits, sandbox, zygote, warm, jail, sockets)
         conn.send(Ready())  # a student's time starts when the worker can grade
         while (job := conn.recv()) is not None:
             reply, page = grader.grade_one(job)
@@ -85,7 +86,7 @@ def main(conn, root: str, assignments: list[str], limits: Limits, warm: bool = T
         sandbox.close()
         zygote.stop()
         procs.kill_jail_user(jail)
-        for folder in (kernels, home, private):
+        for folder in (kernels, home, private, sockets):
             shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -94,7 +95,8 @@ class Grader:
     source and probes, the warm sandbox and zygote."""
 
     def __init__(self, root: Path, assignments: list[str], template: Path, home: Path,
-                 db: Path, limits: Limits, sandbox, zygote, warm: bool, jail: str | None):
+                 db: Path, limits: Limits, sandbox, zygote, warm: bool, jail: str | None,
+                 sockets: Path):
         from cnncourse.grading.verify import load_probes
         from cnncourse.grading.warmkernel import KERNEL_NAME
 
@@ -104,8 +106,14 @@ class Grader:
             limits, sandbox, zygote, warm, jail
         shutil.copytree(template / "course", self.course)
         shutil.copy2(template / "gradebook.db", db)
+        self.sockets = sockets
+        # kernels talk to nbgrader over Unix sockets in their own folder: a jailed kernel has
+        # a network of its own, which TCP would not cross (`cnncourse.grading.jail`)
         self.apis = {a: nbgrader_api(self.course, CourseDirectory__db_url=f"sqlite:///{db}",
-                                     Execute__kernel_name=KERNEL_NAME) for a in assignments}
+                                     Execute__kernel_name=KERNEL_NAME,
+                                     KernelManager__transport="ipc",
+                                     KernelManager__ip=str(sockets / "kernel"))
+                     for a in assignments}
         self.releases = {a: read_notebook(root / "notebooks" / a / f"{a}.ipynb")
                          for a in assignments}
         self.sources = {a: read_notebook(root / "solutions" / a / f"{a}.ipynb")
@@ -206,6 +214,19 @@ class Grader:
             else:
                 entry.unlink(missing_ok=True)
         shutil.copytree(self.template / "course", self.course)
+        for entry in self.sockets.iterdir():  # what the last kernel (or its student) left
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+
+
+def kernel_sockets() -> Path:
+    """A new folder for one worker's kernel sockets (jupyter_client's ipc transport), with a
+    path short enough for a Unix socket's (107 bytes): under the temporary folder where that
+    is short, else under /tmp."""
+    base = tempfile.gettempdir()
+    return Path(tempfile.mkdtemp(prefix="cnk-", dir=base if len(base) < 64 else "/tmp"))
 
 
 def kernel_never_started(result: dict) -> bool:
