@@ -83,11 +83,16 @@ def _cmd_grade(args) -> int:
                           "submitted/<student>/<assignment>/<assignment>.ipynb")
     names = resolve_assignments(root, args.assignments)
     out = Path(args.out)
+    security = None
+    if args.scheduler:
+        from cnncourse.grading.cluster import security as dask_security
+
+        security = dask_security(args.scheduler, args.tls_ca_file, args.tls_cert, args.tls_key)
     rows = grade_class(root, submitted, names, out, jobs=args.jobs, timeout=args.timeout,
                        memory_gb=args.memory_gb, db_url=args.db_url,
                        max_output_mb=args.max_output_mb, warm_kernels=not args.cold_kernels,
                        jail=not args.no_jail, say=_say, progress=not args.no_progress,
-                       resume=args.resume)
+                       resume=args.resume, scheduler=args.scheduler, security=security)
     _say(summary(rows))
     graded = sum(r.status == "graded" for r in rows)
     _say(f"wrote {out / 'grades.csv'} (the status column says why a row has no score) and "
@@ -181,6 +186,16 @@ def build_parser() -> argparse.ArgumentParser:
                    "a private view of the files, a network of its own and, as root, a user of "
                    "its own per worker, else user namespaces; where those cannot be built, "
                    "grade stops and says why)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="grade on a Dask distributed cluster: the scheduler's address, e.g. "
+                   "tls://grader1.example.edu:8786 (needs cnncourse[cluster]; each Dask worker "
+                   "grades one notebook at a time and --jobs is not used; see the README's "
+                   "cluster section)")
+    p.add_argument("--tls-ca-file", metavar="PATH",
+                   help="with --scheduler: the CA certificate of the cluster (PEM)")
+    p.add_argument("--tls-cert", metavar="PATH",
+                   help="with --scheduler: this client's certificate, signed by that CA (PEM)")
+    p.add_argument("--tls-key", metavar="PATH", help="with --scheduler: its private key (PEM)")
     p.add_argument("--resume", action="store_true",
                    help="after an interrupted run: keep the graded rows of --out/grades.csv "
                    "whose submission is byte-identical to the file there now, grade the rest")

@@ -119,7 +119,8 @@ def test_groups_in_reads_a_line_that_the_kernel_cut_into_two_stream_outputs():
              "    AssertionError: no error\n"]
     cut = [new_output("stream", name="stdout", text="group pass"),
            new_output("stream", name="stderr", text="UserWarning: slow\n"),
-           new_output("stream", name="stdout", text="ed 2/2: values vs PyTorch\ngroup FAILED 0/1: "),
+           new_output("stream", name="stdout",
+                      text="ed 2/2: values vs PyTorch\ngroup FAILED 0/1: "),
            new_output("display_data", data={"text/plain": "<Figure>"}),
            new_output("stream", name="stdout", text=["ValueError for ", "stride=0\n", whole[2]])]
     one = [new_output("stream", name="stdout", text="".join(whole))]

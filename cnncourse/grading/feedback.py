@@ -123,8 +123,9 @@ def renderable(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     not a string got no page. Kept: the notebook's kernelspec and language_info (the code's
     lexer); a cell's nbgrader metadata, its tags (CSS classes on the page) and a raw cell's
     raw_mimetype, the cell metadata nbconvert's lab template reads. Consecutive outputs of one
-    stream are merged (nbconvert's CoalesceStreamsPreprocessor), as JupyterLab shows them. It does not read
-    jupyter.source_hidden/outputs_hidden, collapsed or scrolled: the page shows every cell open.
+    stream are merged (nbconvert's CoalesceStreamsPreprocessor), as JupyterLab shows them. It
+    does not read jupyter.source_hidden/outputs_hidden, collapsed or scrolled: the page shows
+    every cell open.
     """
     from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 

@@ -422,9 +422,8 @@ def available() -> str | None:
     else."""
     if sys.platform != "linux":
         return "jails need Linux"
-    import tempfile
-
     import socket
+    import tempfile
 
     with tempfile.TemporaryDirectory(prefix="cnncourse-jailtest-") as tmp, \
             socket.create_server(("127.0.0.1", 0)) as host:

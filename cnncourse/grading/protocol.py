@@ -39,6 +39,7 @@ class Status(str, Enum):
     KERNEL_DIED = "kernel died"
     AUTOGRADE_FAILED = "autograde failed"  # nbgrader's autograde said so; its reason in flags
     GRADER_ERROR = "grader error"  # a fault in the grader's own code: see the run's log
+    WORKER_LOST = "worker lost"  # on a Dask cluster: its worker died, again after a retry
 
     __str__ = str.__str__
     __format__ = str.__format__

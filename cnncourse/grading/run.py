@@ -227,6 +227,11 @@ class Run:
             row.flags.append("no feedback: the worker ended while rendering the page")
             self._done(row)
 
+    def _log_error(self, text: str) -> None:
+        """A fault in the grader's code while grading one job: its traceback, to the log."""
+        with self.log.open("a") as f:
+            f.write(text)
+
     def _row(self, job: Job, reply: Reply) -> Row:
         """The row a reply gives: scores after verification, partial-credit groups, flags."""
         status = status_of(reply)
@@ -238,8 +243,7 @@ class Run:
             row.score = sum(sc for sc, _ in cells.values())
             row.max_score = sum(m for _, m in cells.values())
         elif status == Status.GRADER_ERROR:
-            with self.log.open("a") as f:
-                f.write(f"--- {job.student} / {job.assignment}\n{reply.error}\n")
+            self._log_error(f"--- {job.student} / {job.assignment}\n{reply.error}\n")
             last = reply.error.strip().splitlines()[-1] if reply.error.strip() else ""
             row.flags.append(f"a fault in the grader ({last[:160]}): the traceback is in "
                              f"{self.log}")
@@ -271,7 +275,8 @@ def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, 
                 jobs: int = 2, timeout: float = 600, memory_gb: float = 8.0,
                 db_url: str | None = None, max_output_mb: float = 5.0, say=print,
                 progress: bool = True, warm_kernels: bool = True, jail: bool = True,
-                resume: bool = False) -> list[Row]:
+                resume: bool = False, scheduler: str | None = None,
+                security=None) -> list[Row]:
     """Grade every student folder in `submitted` for `assignments`; write `out/grades.csv`,
     `out/feedback/`, `out/report.html` and the gradebook, each row as it is done.
 
@@ -281,8 +286,10 @@ def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, 
     that row. With `jail` (and where `cnncourse.grading.jail.available`), student code runs in a
     jail: as root, as a user of its own per worker; else in user namespaces; with a network of
     its own either way. Where no jail can be built it raises CourseError, saying why; without
-    `jail` student code runs as the grader, which the output says. Returns the rows, in
-    student order."""
+    `jail` student code runs as the grader, which the output says. With `scheduler` (a Dask
+    scheduler's address; `security` its `distributed.security.Security`) the notebooks are
+    graded on that cluster's workers (`cnncourse.grading.cluster`), each worker jailed as
+    here; this process still writes every result. Returns the rows, in student order."""
     from cnncourse.grading.jail import as_root, available
 
     root, submitted, out = Path(root).resolve(), Path(submitted).resolve(), Path(out).resolve()
@@ -291,7 +298,8 @@ def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, 
     limits = Limits(notebook_s=timeout, memory_gb=memory_gb,
                     max_output_bytes=int(max_output_mb * 2**20))
     everyone = intake.students(submitted)
-    why = available() if jail else "--no-jail"
+    # on a cluster, each Dask worker's jail is checked there (`cluster.ClusterRun.start`)
+    why = "--no-jail" if not jail else None if scheduler else available()
     jailed = why is None
     if jail and not jailed:
         raise CourseError(
@@ -302,17 +310,29 @@ def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, 
             "kernel.apparmor_restrict_unprivileged_userns=0), or, for code you trust, run "
             "again with --no-jail.")
     out.mkdir(parents=True, exist_ok=True)
-    run = Run(root, assignments, limits, None, warm_kernels, jailed, out / "grader-errors.log")
-    # workers start first: they import nbgrader and torch while this process generates
-    run.start(max(1, min(jobs, len(everyone) * len(assignments))))
+    if scheduler:
+        from cnncourse.grading.cluster import ClusterRun, describe
+
+        run = ClusterRun(scheduler, root, assignments, limits, warm_kernels, jailed,
+                         out / "grader-errors.log", security=security, say=say)
+        run.start()  # connects, and checks the workers' versions, before anyone is graded
+        where = describe(scheduler, run.allowed_failures, run.workers_seen)
+    else:
+        run = Run(root, assignments, limits, None, warm_kernels, jailed,
+                  out / "grader-errors.log")
+        # workers start first: they import nbgrader and torch while this process generates
+        run.start(max(1, min(jobs, len(everyone) * len(assignments))))
+        where = f"with {len(run.workers)} worker(s)"
     try:
         read, jobs_todo, kept = _intake(root, submitted, everyone, assignments, run,
                                         previous(out) if resume else {})
         say(f"grading {len(jobs_todo)} notebook(s) of {len(everyone)} student(s) "
-            f"with {len(run.workers)} worker(s); {len(read)} could not be graded as submitted"
+            f"{where}; {len(read)} could not be graded as submitted"
             + (f"; {len(kept)} kept from the last run (--resume)" if resume else ""))
         if not jailed:
             say(f"student code runs as the grader's user, not jailed: {why}")
+        elif scheduler:
+            say("student code runs jailed on every Dask worker (each checked before grading)")
         elif as_root():
             say("student code runs jailed, as a user of its own per worker")
         else:
