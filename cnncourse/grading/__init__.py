@@ -4,6 +4,7 @@ A submission's way through it (`cnncourse grade` in `cnncourse.cli`):
 
 - `intake`: find each student's notebook, read and repair it, or say why it cannot be graded;
 - `run`: the class run (parent side): start workers, hand out jobs, collect a row per student;
+  `cluster`: the same on a Dask cluster (each Dask worker hosts a `run` with one worker);
 - `worker`: one grading worker process: nbgrader's autograde in a scratch course, then
   verification, strays killed, outputs capped, the feedback page;
 - `warmkernel`, `jail`, `sandbox`, `verify`: the kernels the notebooks run in, the jail around
