@@ -164,8 +164,8 @@ def connects(family, address):
         return True
     except OSError:
         return False
-for address in ADDRESSES:  # a listener of the host's (a gradebook server, a scheduler)
-    if connects(socket.AF_INET, (address, PORT)):
+for address in ADDRESSES:  # listeners of the host's (a gradebook server, a scheduler)
+    if any(connects(socket.AF_INET, (address, port)) for port in PORTS):
         reached.append(f"host {address}")
 if connects(socket.AF_UNIX, UNIX_SOCKET):
     reached.append("host unix socket")
@@ -181,7 +181,7 @@ def host_listeners():
     """What no jailed kernel may reach, open while the block runs: a TCP listener on all the
     host's addresses, a Unix socket in a folder of the host's and an abstract Unix socket (which
     no file tree hides), all open to any user. Yields where they are, for `trespassing_halve`:
-    {"PORT", "ADDRESSES" (127.0.0.1 and the host's address on its network, where it has one),
+    {"PORTS", "ADDRESSES" (127.0.0.1 and the host's address on its network, where it has one),
     "UNIX_SOCKET", "ABSTRACT"}. Each accepts connections without being served."""
     folder = Path(tempfile.mkdtemp(prefix="cnncourse-host-"))
     folder.chmod(0o755)
@@ -203,7 +203,7 @@ def host_listeners():
         abstract.bind("\0" + name)
         abstract.listen(64)
         try:
-            yield {"PORT": tcp.getsockname()[1], "ADDRESSES": addresses,
+            yield {"PORTS": [tcp.getsockname()[1]], "ADDRESSES": addresses,
                    "UNIX_SOCKET": str(folder / "host.sock"), "ABSTRACT": name}
         finally:
             shutil.rmtree(folder, ignore_errors=True)
@@ -215,7 +215,7 @@ def trespassing_halve(root: Path, reach: dict, db: Path | None = None,
     home and the host's listeners (`host_listeners`) are."""
     code = TRESPASSING_HALVE.replace("COURSE", repr(str(root))).replace(
         "DB", repr(str(db or root / "class.db"))).replace("HOME", repr(str(home or Path.home())))
-    for key in ("ADDRESSES", "UNIX_SOCKET", "ABSTRACT", "PORT"):
+    for key in ("ADDRESSES", "UNIX_SOCKET", "ABSTRACT", "PORTS"):
         code = code.replace(key, repr(reach[key]))
     return code
 
@@ -295,23 +295,8 @@ def _class(root, reach):
     return root
 
 
-# session-wide: xdist may run another module's test between two of these, which would end a
-# module-scoped fixture and grade the class again
-@pytest.fixture(scope="session")
-def graded(tmp_path_factory, cli):
-    root = make_toy_course(tmp_path_factory.mktemp("class"))
-    assert cli("release", cwd=root).returncode == 0
-    (root / "probes").mkdir(parents=True)
-    (root / "probes" / "00_toy.py").write_text(TOY_PROBES)
-    with host_listeners() as reach:
-        _class(root, reach)
-        result = cli("grade", "--jobs", "2", "--timeout", "25", "--memory-gb", "4",
-                     "--no-progress", "--db-url", f"sqlite:///{root / 'class.db'}", cwd=root)
-    rows = {}
-    grades = root / "grades" / "grades.csv"
-    if grades.exists():
-        rows = {r["student"]: r for r in csv.DictReader(grades.open())}
-    return root, result, rows
+# the class run itself is the session fixture `graded` (tests/conftest.py), so that
+# tests/test_cluster.py grades the same class on a Dask cluster without running it twice
 
 
 def test_every_student_gets_a_row_and_the_run_succeeds(graded):

@@ -83,7 +83,8 @@ def connects(family, address):
         return True
     except OSError:
         return False
-seen["network"] = [a for a in reach["ADDRESSES"] if connects(socket.AF_INET, (a, reach["PORT"]))]
+seen["network"] = [a for a in reach["ADDRESSES"] for port in reach["PORTS"]
+                   if connects(socket.AF_INET, (a, port))]
 seen["network"] += [what for what, address in (("unix socket", reach["UNIX_SOCKET"]),
                                                  ("abstract socket", "\0" + reach["ABSTRACT"]))
                     if connects(socket.AF_UNIX, address)]
