@@ -117,11 +117,6 @@ def test_the_class_run_gets_on_the_cluster_the_grades_it_gets_locally(graded, da
     assert scores == {s: float(r["score"]) for s, r in there.items() if r["status"] == "graded"}
 
 
-# On a Dask worker: the keys of the tasks it is running now (a lambda: pickled by value, as
-# the workers cannot import this test module)
-_executing = lambda dask_worker: [str(ts.key) for ts in dask_worker.state.executing]  # noqa: E731
-
-
 def test_a_killed_worker_costs_one_retry_and_a_killer_notebook_gets_a_row(dask, tmp_path, cli):
     """SIGKILL the Dask worker process grading sleepy, once: sleepy is graded again elsewhere,
     right. Kill whichever worker grades kim, every time: after the one retry the scheduler
@@ -135,36 +130,38 @@ def test_a_killed_worker_costs_one_retry_and_a_killer_notebook_gets_a_row(dask, 
          *dask.tls_args()], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True)
     kills = {"sleepy": 0, "kim": 0}
+    seen = set()  # start events handled
     try:
         with dask.client() as client:
             deadline = time.monotonic() + 600
             while run.poll() is None and time.monotonic() < deadline:
-                try:
-                    running = client.run(_executing, on_error="return")
-                except OSError:
-                    running = {}
-                for address, keys in running.items():
-                    if not isinstance(keys, list):
+                # every task logs its start ({"key", "worker"}) on one topic
+                for when, event in client.get_events(dask_cluster.STARTED):
+                    student = event["key"].split()[2]  # "cnncourse-grade 00_toy kim RUN"
+                    if (when, event["key"]) in seen or student not in kills:
                         continue
-                    for student in kills:
-                        if any(f" {student} " in k for k in keys) and (
-                                student == "kim" or kills[student] == 0):
-                            time.sleep(2)  # mid-notebook: the kernel is sleeping in halve
-                            pid = client.run(os.getpid, workers=[address])[address]
-                            os.kill(pid, signal.SIGKILL)
-                            kills[student] += 1
+                    seen.add((when, event["key"]))
+                    if student == "kim" or kills[student] == 0:
+                        time.sleep(4)  # mid-notebook: its kernel sleeps in halve
+                        worker = event["worker"]
+                        pid = client.run(os.getpid, workers=[worker])[worker]
+                        os.kill(pid, signal.SIGKILL)
+                        kills[student] += 1
                 time.sleep(0.5)
         out, err = run.communicate(timeout=300)
     finally:
         if run.poll() is None:
             run.kill()
     assert run.returncode == 0, out + err[-3000:]
-    assert kills == {"sleepy": 1, "kim": 2}, kills
+    # kim's 2 kills; or 3 where kim also waited in line on a worker killed for sleepy, so that
+    # the scheduler gave up after kim had started once, and kim was sent again
+    assert kills["sleepy"] == 1 and kills["kim"] in (2, 3), kills
     rows = _rows(root / "grades")
     assert {s: (r["status"], r["score"]) for s, r in rows.items()} == {
         "alice": ("graded", "4"), "bob": ("graded", "3"), "kim": ("worker lost", ""),
         "sleepy": ("graded", "4"), "zed": ("graded", "4")}, rows
-    assert "the Dask worker grading it died 2 time(s)" in rows["kim"]["flags"], rows["kim"]
+    assert f"the Dask worker grading it died {kills['kim']} time(s)" in rows["kim"]["flags"], \
+        rows["kim"]
     assert "--resume" in rows["kim"]["flags"]
     dask.wait_for_workers(2)  # the nannies restarted the killed worker processes
 

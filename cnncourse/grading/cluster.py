@@ -45,6 +45,7 @@ from cnncourse.grading.protocol import Job, Limits, Row, Status
 from cnncourse.notebooks import CourseError
 
 INSTALL = 'pip install "cnncourse[cluster]"'
+STARTED = "cnncourse-started"  # the scheduler's event topic on which every task logs its start
 RESENDS = 3  # a notebook that only waited on dying workers is sent again this often at most
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
@@ -164,7 +165,7 @@ class Host:
                 host.errors.append(text)
 
         self.run = HostedRun(self.folder / "course", list(b.assignments), b.limits, self,
-                             b.warm, b.jailed, Path(b.log))
+                             b.warm, b.jailed, Path(b.log), where=self.folder)
         self.run.template = self.folder / "template"
         self.run.start(1)
 
@@ -202,13 +203,14 @@ def grade_on_worker(b: Bundle, job: Job, topic: str | None = None,
                     name: str = "") -> tuple[Row, str]:
     """The Dask task: grade `job` on this worker (with its `Host` for `b`). Returns the row and
     the traceback text of a fault in the grader ("" when none). It first logs `name` on the
-    scheduler's `topic`: the client counts the workers a notebook was running on."""
+    scheduler's `topic` ({"key": name}; the scheduler adds the worker's address): the client
+    counts the workers a notebook was running on."""
     import multiprocessing
 
     if topic:
         from distributed import get_worker
 
-        get_worker().log_event(topic, name)
+        get_worker().log_event(topic, {"key": name})  # the scheduler adds "worker"
 
     if multiprocessing.current_process().daemon:
         raise CourseError("this Dask worker is daemonic and may not start a grading worker: "
@@ -348,7 +350,7 @@ class ClusterRun:
 
         A task whose worker died is failed by the scheduler (KilledWorker) once it has been on
         ``allowed-failures`` + 1 dying workers, whether it was running there or only waiting
-        in line. Each task says when it starts (an event on a topic of this run), so a task
+        in line. Each task says when it starts (an event on the `STARTED` topic), so a task
         that was only waiting is sent again (at most `RESENDS` times), and only a notebook
         that was running on two or more workers as they died gets its `Status.WORKER_LOST`
         row."""
@@ -359,7 +361,7 @@ class ClusterRun:
                    warm=self.warm, jailed=self.jailed, log=self.log)
         shared = self.client.scatter(b, broadcast=True, hash=False)
         run = uuid.uuid4().hex[:8]
-        topic = f"cnncourse-started-{run}"
+        topic = STARTED
         self.starts: dict[str, int] = {}
         self.client.subscribe_topic(topic, self._started)
         tasks: dict = {}  # future -> (job, its first key, resends so far, submitted when)
@@ -372,7 +374,9 @@ class ClusterRun:
             return future
 
         for job in jobs:
-            send(job, f"cnncourse-grade {job.assignment} {job.student} {run}", 0)
+            base = f"cnncourse-grade {job.assignment} {job.student} {run}"
+            self.starts[base] = 0
+            send(job, base, 0)
         bar = tqdm(total=len(jobs), unit="nb", disable=not progress, desc="grading")
         try:
             queue = as_completed(list(tasks), loop=self.client.loop)
@@ -397,9 +401,11 @@ class ClusterRun:
                 pass
 
     def _started(self, event) -> None:
-        """A task of this run started on a worker (its first key: `event[1]`)."""
-        _, base = event
-        self.starts[base] = self.starts.get(base, 0) + 1
+        """A task started on a worker (`event`: (time, {"key": its first key, "worker":
+        where})); those of other runs, which share the topic, are not counted."""
+        base = event[1].get("key") if isinstance(event[1], dict) else None
+        if base in self.starts:
+            self.starts[base] += 1
 
     @staticmethod
     def _killed(future) -> bool:

@@ -42,7 +42,8 @@ class Worker:
     the job it holds and since when, and the row whose feedback page is on its way."""
 
     def __init__(self, root: Path, assignments: list[str], limits: Limits,
-                 template: Path | None = None, warm: bool = True, jailed: bool = False):
+                 template: Path | None = None, warm: bool = True, jailed: bool = False,
+                 scratch: Path | None = None):
         from cnncourse.grading import worker
         from cnncourse.grading.jail import USERNS, as_root, free_uid
 
@@ -52,7 +53,7 @@ class Worker:
         self.jail = (str(free_uid()) if as_root() else USERNS) if jailed else None
         self.proc = ctx.Process(target=worker.main, daemon=True,
                                 args=(child, str(root), assignments, limits, warm, self.jail,
-                                      os.getpid()))
+                                      os.getpid(), scratch and str(scratch)))
         self.proc.start()
         child.close()
         self.job: Job | None = None
@@ -110,9 +111,13 @@ class Run:
     """One class run: the workers, the jobs left, and where rows go as they finish."""
 
     def __init__(self, root: Path, assignments: list[str], limits: Limits, results: Results,
-                 warm: bool, jailed: bool, log: Path):
+                 warm: bool, jailed: bool, log: Path, where: Path | None = None):
+        """`where`: the folder to keep the run's scratch folder in (the temporary folder when
+        None). Every worker, and everything it starts, keeps its files in that scratch folder,
+        which `close` removes: a worker killed mid-notebook leaves nothing behind."""
         self.root, self.assignments, self.limits = root, assignments, limits
         self.results, self.warm, self.jailed, self.log = results, warm, jailed, log
+        self.scratch = Path(tempfile.mkdtemp(prefix="cnncourse-run-", dir=where))
         self.template: Path | None = None
         self.workers: list[Worker] = []
         self.flags: dict[tuple[str, str], list[str]] = {}
@@ -123,7 +128,7 @@ class Run:
 
     def _worker(self) -> Worker:
         return Worker(self.root, self.assignments, self.limits, self.template, self.warm,
-                      self.jailed)
+                      self.jailed, self.scratch)
 
     def grade(self, jobs: list[Job], progress: bool) -> None:
         """Hand `jobs` to the workers; every one ends as a row in `results`."""
@@ -269,6 +274,7 @@ class Run:
     def close(self) -> None:
         for w in self.workers:
             w.close()
+        shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, *,

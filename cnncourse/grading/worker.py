@@ -33,12 +33,15 @@ from cnncourse.notebooks import read_notebook
 
 
 def main(conn, root: str, assignments: list[str], limits: Limits, warm: bool = True,
-         jail: str | None = None, parent: int | None = None) -> None:
+         jail: str | None = None, parent: int | None = None,
+         scratch: str | None = None) -> None:
     """The worker process: set up, then grade each `Job` from `conn` until told to stop.
 
     With `jail` (a user id, or `cnncourse.grading.jail.USERNS`), every kernel and sandbox run it
     starts is jailed (`cnncourse.grading.jail`): as that user, or in user namespaces as the
     grader's user. It dies with the run (`parent`: the run's pid), and its helpers with it.
+    Its temporary files, and those of everything it starts, are kept in `scratch` (the run's
+    scratch folder, which the run removes) where one is given.
     """
     procs.die_with_parent(parent)
     os.setsid()  # its kernels join this process group, so a kill reaches them all
@@ -51,6 +54,9 @@ def main(conn, root: str, assignments: list[str], limits: Limits, warm: bool = T
     import warnings
 
     warnings.filterwarnings("ignore")
+    if scratch:
+        tempfile.tempdir = scratch
+        os.environ["TMPDIR"] = scratch  # the sandbox's and the kernels' too
     home = Path(tempfile.mkdtemp(prefix="cnncourse-grade-"))
     private = Path(tempfile.mkdtemp(prefix="cnncourse-gradebook-"))
     kernels = Path(tempfile.mkdtemp(prefix="cnncourse-kernels-"))
