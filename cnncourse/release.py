@@ -262,7 +262,7 @@ def _refusal(name: str, leaks: list[Leak]) -> str:
             f"hidden tests in {len(leaks)} place(s):\n{shown}{more}\n" + " ".join(todo))
 
 
-SHARED_FILES = ("GLOSSARY.md",)
+SHARED_FILES = ("GLOSSARY.md", "CONTRACT.md")
 
 
 def release(root: Path, assignments: list[str], say=print) -> list[Path]:
