@@ -1,6 +1,6 @@
 """The exercise contract (solutions/CONTRACT.md, released as notebooks/CONTRACT.md) says what the
 notebooks grade: every name an answer cell defines, with its parameters and defaults, and no
-other; linked from every notebook and the README."""
+other; linked from every notebook (as the glossary is) and the README."""
 
 from __future__ import annotations
 
@@ -87,13 +87,16 @@ def test_the_released_contract_is_the_instructors_one():
         "run `make release`"
 
 
+@pytest.mark.parametrize("page", ["CONTRACT.md", "GLOSSARY.md"])
 @pytest.mark.parametrize("folder", ["solutions", "notebooks"])
 @pytest.mark.parametrize("assignment", assignments())
-def test_every_notebook_links_the_contract_at_the_top(folder, assignment):
+def test_every_notebook_links_the_course_pages_at_the_top(folder, assignment, page):
+    """The contract and the bilingual glossary, from the first markdown cell, to a file that is
+    there (in solutions/ and in the release)."""
     nb = read_notebook(ROOT / folder / assignment / f"{assignment}.ipynb")
     first = next(c for c in nb.cells if c.cell_type == "markdown")
-    links = re.findall(r"\]\(([^)]*CONTRACT\.md)\)", first.source)
-    assert links, f"{assignment}: the first markdown cell does not link the contract"
+    links = re.findall(r"\]\(([^)]*" + re.escape(page) + r")\)", first.source)
+    assert links, f"{assignment}: the first markdown cell does not link {page}"
     assert (ROOT / folder / assignment / links[0]).resolve().is_file(), links[0]
     assert "course-spec.md" not in "".join(c.source for c in nb.cells), \
         "a file the repository does not have"

@@ -103,6 +103,17 @@ for _ in range(100):
         break
     time.sleep(0.1)
 print("DETACHED PID:", open("yuri.pid").read())"""
+# code that tries a connection (for code run elsewhere: a notebook, a jail)
+CONNECTS = """
+import socket
+def connects(family, address):
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.settimeout(3)
+            s.connect(address)
+        return True
+    except OSError:
+        return False"""
 # right, and tries by absolute path (given it, as if guessed) what a jail must keep from it: the
 # course, its gradebook, the solutions, another student's submission, the grader's Jupyter
 # files, anything in /tmp but its own folder (the workers' scratch gradebooks and notebooks),
@@ -155,15 +166,7 @@ try:
     reached.append("is root")
 except OSError:
     pass
-import socket
-def connects(family, address):
-    try:
-        with socket.socket(family, socket.SOCK_STREAM) as s:
-            s.settimeout(3)
-            s.connect(address)
-        return True
-    except OSError:
-        return False
+""" + CONNECTS + """
 for address in ADDRESSES:  # listeners of the host's (a gradebook server, a scheduler)
     if any(connects(socket.AF_INET, (address, port)) for port in PORTS):
         reached.append(f"host {address}")

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import pytest
+from test_grade import CONNECTS
 
 from cnncourse.grading import jail
 
@@ -75,14 +76,7 @@ for what, act in [("setuid", lambda: os.setuid(0)), ("signal", lambda: os.kill(p
         seen[what] = "allowed"
     except OSError as error:
         seen[what] = type(error).__name__
-def connects(family, address):
-    try:
-        with socket.socket(family, socket.SOCK_STREAM) as s:
-            s.settimeout(3)
-            s.connect(address)
-        return True
-    except OSError:
-        return False
+""" + CONNECTS + r"""
 seen["network"] = [a for a in reach["ADDRESSES"] for port in reach["PORTS"]
                    if connects(socket.AF_INET, (a, port))]
 seen["network"] += [what for what, address in (("unix socket", reach["UNIX_SOCKET"]),
@@ -317,6 +311,30 @@ def test_without_the_jail_the_trespasser_of_the_class_run_reaches_the_course(tmp
         <= set(reached), reached
 
 
+def _grade_as(uid: int, base: Path, root: Path, home: Path, *args: str,
+              no_user_namespaces: bool = False) -> subprocess.CompletedProcess:
+    """`cnncourse grade --jobs 1 --no-progress ARGS` in the course `root`, run by the ordinary
+    user `uid` (`unprivileged.become`), whose home is `home`; everything under `base` becomes
+    theirs. With `no_user_namespaces`, where user namespaces are refused
+    (`unprivileged.forbid_user_namespaces`)."""
+    for folder, dirs, files in os.walk(base):  # the grader's course and home
+        for name in [folder, *(os.path.join(folder, n) for n in dirs + files)]:
+            os.lchown(name, uid, uid)
+    grader = ("import os, sys; sys.path.insert(0, sys.argv[1]); "
+              "from unprivileged import become, forbid_user_namespaces; "
+              "become(int(sys.argv[2]), also=(sys.argv[3],)); "
+              + ("forbid_user_namespaces(); " if no_user_namespaces else "")
+              + "os.execv(sys.executable, [sys.executable, '-m', 'cnncourse', *sys.argv[4:]])")
+    env = {**os.environ, "HOME": str(home), "PYTHONWARNINGS": "ignore"}
+    for name in ("XDG_CACHE_HOME", "XDG_RUNTIME_DIR", "XDG_DATA_HOME", "MPLCONFIGDIR",
+                 "JUPYTER_RUNTIME_DIR", "JUPYTER_DATA_DIR", "JUPYTER_CONFIG_DIR"):
+        env.pop(name, None)
+    return subprocess.run(
+        [sys.executable, "-c", grader, str(ROOT / "tests"), str(uid), str(ROOT), "grade",
+         "--jobs", "1", "--no-progress", *args], cwd=root, env=env, capture_output=True,
+        text=True, timeout=600)
+
+
 @as_root
 @pytest.mark.slow
 def test_a_grader_who_is_not_root_grades_the_class_jailed_in_user_namespaces(cli):
@@ -360,20 +378,7 @@ def test_a_grader_who_is_not_root_grades_the_class_jailed_in_user_namespaces(cli
             folder = root / "submitted" / student / "00_toy"
             folder.mkdir(parents=True)
             (folder / "00_toy.ipynb").write_text(json.dumps(with_answers(release, answer)))
-        for folder, dirs, files in os.walk(base):  # the grader's course and home
-            for name in [folder, *(os.path.join(folder, n) for n in dirs + files)]:
-                os.lchown(name, uid, uid)
-        grader = ("import os, sys; sys.path.insert(0, sys.argv[1]); "
-                  "from unprivileged import become; become(int(sys.argv[2]), also=(sys.argv[3],)); "
-                  "os.execv(sys.executable, [sys.executable, '-m', 'cnncourse', *sys.argv[4:]])")
-        env = {**os.environ, "HOME": str(home), "PYTHONWARNINGS": "ignore"}
-        for name in ("XDG_CACHE_HOME", "XDG_RUNTIME_DIR", "XDG_DATA_HOME", "MPLCONFIGDIR",
-                     "JUPYTER_RUNTIME_DIR", "JUPYTER_DATA_DIR", "JUPYTER_CONFIG_DIR"):
-            env.pop(name, None)
-        result = subprocess.run(
-            [sys.executable, "-c", grader, str(ROOT / "tests"), str(uid), str(ROOT), "grade",
-             "--jobs", "1", "--no-progress"], cwd=root, env=env, capture_output=True,
-            text=True, timeout=600)
+        result = _grade_as(uid, base, root, home)
         assert result.returncode == 0, result.stdout + result.stderr[-3000:]
         assert "student code runs jailed, in namespaces of its own" in result.stdout, \
             result.stdout
@@ -417,32 +422,14 @@ def test_where_no_jail_can_be_built_grade_stops_unless_told_no_jail(cli):
         folder.mkdir(parents=True)
         (folder / "00_toy.ipynb").write_text(json.dumps(with_answers(
             release, {"double": RIGHT_DOUBLE, "halve": RIGHT_HALVE})))
-        for folder, dirs, files in os.walk(base):
-            for name in [folder, *(os.path.join(folder, n) for n in dirs + files)]:
-                os.lchown(name, uid, uid)
-        grader = ("import os, sys; sys.path.insert(0, sys.argv[1]); "
-                  "from unprivileged import become, forbid_user_namespaces; "
-                  "become(int(sys.argv[2]), also=(sys.argv[3],)); forbid_user_namespaces(); "
-                  "os.execv(sys.executable, [sys.executable, '-m', 'cnncourse', *sys.argv[4:]])")
-        env = {**os.environ, "HOME": str(home), "PYTHONWARNINGS": "ignore"}
-        for name in ("XDG_CACHE_HOME", "XDG_RUNTIME_DIR", "XDG_DATA_HOME", "MPLCONFIGDIR",
-                     "JUPYTER_RUNTIME_DIR", "JUPYTER_DATA_DIR", "JUPYTER_CONFIG_DIR"):
-            env.pop(name, None)
-
-        def grade(*extra):
-            return subprocess.run(
-                [sys.executable, "-c", grader, str(ROOT / "tests"), str(uid), str(ROOT),
-                 "grade", "--jobs", "1", "--no-progress", *extra], cwd=root, env=env,
-                capture_output=True, text=True, timeout=600)
-
-        refused = grade()
+        refused = _grade_as(uid, base, root, home, no_user_namespaces=True)
         said = refused.stdout + refused.stderr
         assert refused.returncode != 0, said
         assert "student code cannot be jailed here" in said, said
         assert "No space left on device" in said, "the cause is not named: " + said
         assert "--no-jail" in said and "Traceback" not in said, said
         assert not (root / "grades" / "grades.csv").exists(), "a row was written"
-        unjailed = grade("--no-jail")
+        unjailed = _grade_as(uid, base, root, home, "--no-jail", no_user_namespaces=True)
         assert unjailed.returncode == 0, unjailed.stdout + unjailed.stderr[-3000:]
         assert "student code runs as the grader's user, not jailed: --no-jail" in unjailed.stdout
         with (root / "grades" / "grades.csv").open() as f:
