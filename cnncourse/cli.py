@@ -87,8 +87,13 @@ def _cmd_grade(args) -> int:
     if args.scheduler:
         from cnncourse.grading.cluster import security as dask_security
 
+        if args.jobs is not None:
+            _say(f"--jobs {args.jobs} is not used with --scheduler: each Dask worker process "
+                 "grades one notebook at a time (start more workers for more at once)")
+
         security = dask_security(args.scheduler, args.tls_ca_file, args.tls_cert, args.tls_key)
-    rows = grade_class(root, submitted, names, out, jobs=args.jobs, timeout=args.timeout,
+    jobs = args.jobs if args.jobs is not None else max(1, os.cpu_count() or 1)
+    rows = grade_class(root, submitted, names, out, jobs=jobs, timeout=args.timeout,
                        memory_gb=args.memory_gb, db_url=args.db_url,
                        max_output_mb=args.max_output_mb, warm_kernels=not args.cold_kernels,
                        jail=not args.no_jail, say=_say, progress=not args.no_progress,
@@ -158,8 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="e.g. 01_convolution (default: all)")
     p.add_argument("--submitted", default="submitted", help="folder of submissions")
     p.add_argument("--out", default="grades", help="folder for grades.csv")
-    p.add_argument("--jobs", type=_number(int, 1), default=max(1, os.cpu_count() or 1),
-                   help="parallel workers (default: one per core)")
+    p.add_argument("--jobs", type=_number(int, 1), default=None,
+                   help="parallel workers (default: one per core; not used with --scheduler)")
     p.add_argument("--notebook-timeout", "--timeout", dest="timeout", default=600,
                    type=_number(float, 0, above=True, unit=" s"),
                    help="seconds one notebook may run, whatever it does (default 600)")

@@ -198,8 +198,17 @@ def test_a_client_without_the_clusters_certificate_is_refused(dask, tmp_path, cl
     assert refused.returncode != 0 and "could not connect to the Dask scheduler" in said, said
     assert "Traceback" not in said, said
     bare = subprocess.run([sys.executable, "-m", "cnncourse", "grade", "--scheduler",
-                           dask.address], cwd=root, capture_output=True, text=True, timeout=120)
+                           dask.address, "--jobs", "3"], cwd=root, capture_output=True,
+                          text=True, timeout=120)
     assert bare.returncode != 0 and "give --tls-ca-file" in bare.stdout + bare.stderr
+    assert "--jobs 3 is not used with --scheduler" in bare.stdout, bare.stdout
+    plain = subprocess.run(  # the TLS scheduler's port, reached as tcp://
+        [sys.executable, "-m", "cnncourse", "grade", "--no-progress", "--scheduler",
+         dask.address.replace("tls://", "tcp://")], cwd=root, capture_output=True, text=True,
+        timeout=300, env={**os.environ, "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "5s"})
+    said = plain.stdout + plain.stderr
+    assert plain.returncode != 0 and "could not connect to the Dask scheduler" in said, said
+    assert "is reached as tls://HOST:PORT" in said, said
     assert not (root / "grades" / "grades.csv").exists()
 
 

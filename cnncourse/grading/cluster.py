@@ -316,8 +316,11 @@ class ClusterRun:
                                  timeout=dask.config.get("distributed.comm.timeouts.connect"),
                                  set_as_default=False)
         except (OSError, TimeoutError) as error:
+            hint = "" if self.address.startswith("tls://") else (
+                " (a scheduler started with --protocol tls is reached as tls://HOST:PORT, "
+                "with --tls-ca-file, --tls-cert and --tls-key)")
             raise CourseError(f"could not connect to the Dask scheduler at {self.address}: "
-                              f"{error}") from None
+                              f"{error}{hint}") from None
         try:
             self.client.wait_for_workers(1, timeout=self.workers_s)
         except TimeoutError:
