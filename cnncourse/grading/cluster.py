@@ -27,6 +27,7 @@ process, and grades each `protocol.Job` the client sends with it, limits and all
 from __future__ import annotations
 
 import atexit
+import functools
 import hashlib
 import importlib.metadata
 import io
@@ -42,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cnncourse.grading.protocol import Job, Limits, Row, Status
+from cnncourse.grading.run import Run
 from cnncourse.notebooks import CourseError
 
 INSTALL = 'pip install "cnncourse[cluster]"'
@@ -55,23 +57,22 @@ LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 def versions() -> dict[str, str]:
     """What a grade depends on, as installed in this process: cnncourse (its version and a
     digest of its code), torch, nbgrader and Python."""
-    global _VERSIONS
-    if _VERSIONS is None:
-        import cnncourse
-
-        package = Path(cnncourse.__file__).parent
-        digest = hashlib.sha256()
-        for path in sorted(package.rglob("*.py")):
-            digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
-        _VERSIONS = {"cnncourse": f"{importlib.metadata.version('cnncourse')} "
-                                  f"(code {digest.hexdigest()[:12]})",
-                     "torch": importlib.metadata.version("torch"),
-                     "nbgrader": importlib.metadata.version("nbgrader"),
-                     "python": ".".join(map(str, sys.version_info[:3]))}
-    return dict(_VERSIONS)
+    return dict(_versions())
 
 
-_VERSIONS: dict[str, str] | None = None
+@functools.cache
+def _versions() -> dict[str, str]:
+    import cnncourse
+
+    package = Path(cnncourse.__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
+    return {"cnncourse": f"{importlib.metadata.version('cnncourse')} "
+                         f"(code {digest.hexdigest()[:12]})",
+            "torch": importlib.metadata.version("torch"),
+            "nbgrader": importlib.metadata.version("nbgrader"),
+            "python": ".".join(map(str, sys.version_info[:3]))}
 
 
 def differences(ours: dict[str, str], theirs: dict[str, str]) -> list[str]:
@@ -90,16 +91,12 @@ def _worker_state(jailed: bool) -> dict:
             "jail": _jail_problem() if jailed else None}
 
 
-_JAIL_PROBLEM: list = []
-
-
+@functools.cache
 def _jail_problem() -> str | None:
     """`cnncourse.grading.jail.available` on this machine, tried once per process."""
-    if not _JAIL_PROBLEM:
-        from cnncourse.grading.jail import available
+    from cnncourse.grading.jail import available
 
-        _JAIL_PROBLEM.append(available())
-    return _JAIL_PROBLEM[0]
+    return available()
 
 
 # ------------------------------------------------------------------------------ the bundle
@@ -142,6 +139,18 @@ def bundle(root: Path, assignments: list[str], template: Path, *, limits: Limits
 
 # --------------------------------------------------------------------- the Dask worker side
 
+class HostedRun(Run):
+    """A `Run` on a Dask worker: the tracebacks of grader faults go back to the client, which
+    writes the log, instead of into a file here (`errors`)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.errors: list[str] = []
+
+    def _log_error(self, text: str) -> None:
+        self.errors.append(text)
+
+
 class Host:
     """On one Dask worker process: the unpacked bundle and a `Run` with one grading worker,
     kept for the next task of the same bundle."""
@@ -149,21 +158,12 @@ class Host:
     def __init__(self, b: Bundle):
         from distributed import get_worker
 
-        from cnncourse.grading.run import Run
-
         # in the Dask worker's own folder, which Dask clears when a worker that died is gone
         self.folder = Path(tempfile.mkdtemp(prefix="cnncourse-",
                                             dir=get_worker().local_directory))
         with tarfile.open(fileobj=io.BytesIO(b.data), mode="r:gz") as tar:
             tar.extractall(self.folder, filter="data")
         self.rows: list[Row] = []
-        self.errors: list[str] = []
-        host = self
-
-        class HostedRun(Run):
-            def _log_error(self, text: str) -> None:  # the client writes the log
-                host.errors.append(text)
-
         self.run = HostedRun(self.folder / "course", list(b.assignments), b.limits, self,
                              b.warm, b.jailed, Path(b.log), where=self.folder)
         self.run.template = self.folder / "template"
@@ -175,11 +175,11 @@ class Host:
 
     def grade(self, job: Job) -> tuple[Row, str]:
         self.rows.clear()
-        self.errors.clear()
+        self.run.errors.clear()
         self.run.grade([job], progress=False)
         if not self.rows:
             raise RuntimeError(f"the grading worker gave no row for {job.student}")
-        return self.rows[-1], "".join(self.errors)
+        return self.rows[-1], "".join(self.run.errors)
 
     def close(self) -> None:
         self.run.close()
@@ -283,11 +283,11 @@ class ClusterRun:
     `hashes` and `results` set by the run), so intake, results and the report are the same."""
 
     def __init__(self, address: str, root: Path, assignments: list[str], limits: Limits,
-                 warm: bool, jailed: bool, log: Path, *, security=None, say=print,
+                 warm: bool, jailed: bool, log: Path, *, security=None,
                  workers_s: float = 60.0):
         self.address, self.root, self.assignments, self.limits = address, root, assignments, \
             limits
-        self.warm, self.jailed, self.log, self.say = warm, jailed, log, say
+        self.warm, self.jailed, self.log = warm, jailed, log
         self.security, self.workers_s = security, workers_s
         self.template: Path | None = None
         self.results = None
@@ -295,7 +295,9 @@ class ClusterRun:
         self.flags: dict[tuple[str, str], list[str]] = {}
         self.hashes: dict[tuple[str, str], str] = {}
         self.client = None
-        self.allowed_failures: int | None = None
+        self.allowed_failures: int | None = None  # the scheduler's, where it says
+        self.workers_seen = 0
+        self.starts: dict[str, int] = {}  # a task's first key -> the workers it started on
 
     def start(self, count: int = 0) -> None:
         """Connect, and check every worker: the same versions as here, not daemonic."""
@@ -364,15 +366,13 @@ class ClusterRun:
                    warm=self.warm, jailed=self.jailed, log=self.log)
         shared = self.client.scatter(b, broadcast=True, hash=False)
         run = uuid.uuid4().hex[:8]
-        topic = STARTED
-        self.starts: dict[str, int] = {}
-        self.client.subscribe_topic(topic, self._started)
+        self.client.subscribe_topic(STARTED, self._started)
         tasks: dict = {}  # future -> (job, its first key, resends so far, submitted when)
 
         def send(job: Job, base: str, resends: int):
             key = base if not resends else f"{base} resent{resends}"
-            future = self.client.submit(grade_on_worker, shared, job, topic, base, pure=False,
-                                        key=key)
+            future = self.client.submit(grade_on_worker, shared, job, STARTED, base,
+                                        pure=False, key=key)
             tasks[future] = (job, base, resends, time.monotonic())
             return future
 
@@ -399,7 +399,7 @@ class ClusterRun:
         finally:
             bar.close()
             try:
-                self.client.unsubscribe_topic(topic)
+                self.client.unsubscribe_topic(STARTED)
             except Exception:  # noqa: BLE001 - the scheduler is gone
                 pass
 
@@ -421,8 +421,7 @@ class ClusterRun:
         if future.status == "finished":
             row, errors = future.result()
             if errors:
-                with self.log.open("a") as f:
-                    f.write(errors)
+                self._log_error(errors)
         else:
             row = self._failed_row(future, job, base, sent)
         row.flags = self.flags.get(key, []) + row.flags
@@ -439,13 +438,15 @@ class ClusterRun:
                        flags=[f"the Dask worker grading it died{times} (killed, or out of "
                               "memory) and the scheduler gave up: look at the notebook, then "
                               "grade again with --resume"])
-        text = f"--- {job.student} / {job.assignment}\n{type(error).__name__}: {error}\n"
-        with self.log.open("a") as f:
-            f.write(text)
+        self._log_error(f"--- {job.student} / {job.assignment}\n{type(error).__name__}: {error}\n")
         return Row(job.student, job.assignment, Status.GRADER_ERROR,
                    seconds=time.monotonic() - sent,
                    flags=[f"a fault in the grader on a Dask worker ({type(error).__name__}: "
                           f"{str(error)[:160]}): see {self.log}"])
+
+    def _log_error(self, text: str) -> None:
+        with self.log.open("a") as f:
+            f.write(text)
 
     def close(self) -> None:
         if self.client is not None:

@@ -130,9 +130,10 @@ def renderable(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 
     out = copy.deepcopy(nb)
+    coalesce = CoalesceStreamsPreprocessor()
     for cell in out.cells:  # one block per stream: a kernel cuts a print where it flushed
         if cell.get("cell_type") == "code" and cell.get("outputs"):
-            CoalesceStreamsPreprocessor().preprocess_cell(cell, {}, 0)
+            coalesce.preprocess_cell(cell, {}, 0)
     meta = out.get("metadata") if isinstance(out.get("metadata"), dict) else {}
     kept: dict = {}
     spec = meta.get("kernelspec")

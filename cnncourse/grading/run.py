@@ -320,7 +320,7 @@ def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, 
         from cnncourse.grading.cluster import ClusterRun, describe
 
         run = ClusterRun(scheduler, root, assignments, limits, warm_kernels, jailed,
-                         out / "grader-errors.log", security=security, say=say)
+                         out / "grader-errors.log", security=security)
         run.start()  # connects, and checks the workers' versions, before anyone is graded
         where = describe(scheduler, run.allowed_failures, run.workers_seen)
     else:

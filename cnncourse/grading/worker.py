@@ -214,17 +214,18 @@ class Grader:
     def reset(self) -> None:
         """Put the scratch home back as the template made it: no submission, no graded
         notebook, and nothing a notebook wrote into the folders above its own."""
-        for entry in self.home.iterdir():
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry, ignore_errors=True)
-            else:
-                entry.unlink(missing_ok=True)
+        _empty(self.home)
         shutil.copytree(self.template / "course", self.course)
-        for entry in self.sockets.iterdir():  # what the last kernel (or its student) left
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry, ignore_errors=True)
-            else:
-                entry.unlink(missing_ok=True)
+        _empty(self.sockets)  # what the last kernel (or its student) left
+
+
+def _empty(folder: Path) -> None:
+    """Remove everything in `folder` (links as links), keeping the folder."""
+    for entry in folder.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
 
 
 def kernel_sockets() -> Path:
