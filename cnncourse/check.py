@@ -103,7 +103,10 @@ def tabulate(nb, died: int | None = None) -> list[Row]:
     hidden = hidden_test_ids(nb)
     for cell in graded_cells(nb):
         if cell.kind == "manual":
-            rows.append(Row(cell.grade_id, cell.points, "by hand", "graded by your instructor"))
+            blank = not cell.source.strip() or cell.source.strip() == "YOUR ANSWER HERE"
+            rows.append(Row(cell.grade_id, cell.points, "by hand",
+                            "not written yet: write your answer in its cell" if blank else
+                            "graded by hand; its rubric comes with your feedback"))
             continue
         if cell.kind != "test":
             continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,6 +154,52 @@ def graded_cells(nb: nbformat.NotebookNode) -> list[GradedCell]:
         points = float(meta.get("points", 0) or 0)
         cells.append(GradedCell(index, meta["grade_id"], kind, points, cell.source))
     return cells
+
+
+@dataclass(frozen=True)
+class Rubric:
+    """The rubric of a hand-graded written answer, as the instructor notebook writes it below
+    the model answer::
+
+        **Rubric** (2 points)
+        - 1 point: a definite prediction (a number) with a one-line reason.
+        - 1 point: says whether it matched and explains the difference.
+
+    `items` are (points, what earns them); `text` is the block as written (the feedback page
+    shows it to the student after grading; the release never holds it)."""
+
+    points: float
+    items: tuple[tuple[float, str], ...]
+    text: str
+
+
+_RUBRIC_HEAD = re.compile(r"^\*\*Rubric\*\*\s*\((?P<points>\d+(?:\.\d+)?) points?\)\s*$")
+_RUBRIC_ITEM = re.compile(r"^[-*]\s+(?P<points>\d+(?:\.\d+)?) points?:\s*(?P<what>\S.*)$")
+
+
+def rubric(source: str) -> Rubric | None:
+    """The rubric block at the end of a written answer's model answer; None where there is none.
+
+    Raises:
+        ValueError: a rubric heading whose items are missing or do not follow the form."""
+    lines = source.splitlines()
+    heads = [(i, m) for i, m in ((i, _RUBRIC_HEAD.match(line.strip()))
+                                 for i, line in enumerate(lines)) if m]
+    if not heads:
+        return None
+    start, head = heads[0]
+    items = []
+    for line in lines[start + 1:]:
+        if not line.strip():
+            continue
+        item = _RUBRIC_ITEM.match(line.strip())
+        if item is None:
+            raise ValueError(f"a rubric item must read '- N point(s): what earns them', "
+                             f"got {line.strip()!r}")
+        items.append((float(item["points"]), item["what"]))
+    if not items:
+        raise ValueError("the rubric heading has no items below it")
+    return Rubric(float(head["points"]), tuple(items), "\n".join(lines[start:]).strip())
 
 
 def hidden_test_ids(nb: nbformat.NotebookNode) -> set[str]:

@@ -186,6 +186,28 @@ def _linear_cases(rng, with_bias=True):
     return cases
 
 
+def _compose_kernels(k1, k2):
+    """The one kernel of F.conv2d(F.conv2d(x, k1), k2): its response to every one-pixel image."""
+    if k1.ndim != 4 or k2.ndim != 4 or k2.shape[1] != k1.shape[0]:
+        raise ValueError("k1 and k2 must be 4-D with k2.shape[1] == k1.shape[0]")
+    (_, c, kh1, kw1), (f2, _, kh2, kw2) = k1.shape, k2.shape
+    kh, kw = kh1 + kh2 - 1, kw1 + kw2 - 1
+    impulses = torch.eye(c * kh * kw, dtype=torch.float64).reshape(-1, c, kh, kw)
+    response = F.conv2d(F.conv2d(impulses, torch.from_numpy(k1)), torch.from_numpy(k2))
+    return response[:, :, 0, 0].T.reshape(f2, c, kh, kw).numpy()
+
+
+def _kernel_pairs(rng):
+    cases = []
+    for _ in range(10):
+        f1, c, f2 = (int(v) for v in rng.integers(1, 5, size=3))
+        cases.append(((rng.normal(size=(f1, c, *rng.integers(1, 5, size=2))),
+                       rng.normal(size=(f2, f1, *rng.integers(1, 5, size=2)))), {}))
+    cases.append(((rng.normal(size=(3, 2, 3, 3)), rng.normal(size=(2, 2, 3, 3))), {}))  # 3 != 2
+    cases.append(((rng.normal(size=(2, 3, 3)), rng.normal(size=(1, 2, 3, 3))), {}))  # k1 3-D
+    return cases
+
+
 PROBES = [
     Probe("conv2d_params", _counts, same_as(_conv2d_params, same_kind=True)),
     Probe("linear_params", _linear_cases, same_as(_linear_params, same_kind=True)),
@@ -197,4 +219,5 @@ PROBES = [
           same_as(_linear_macs, same_kind=True)),
     Probe("layer_table", _table_cases, _table_judge, call="_probe_layer_table",
           helper=TABLE_HELPER),
+    Probe("compose_kernels", _kernel_pairs, same_as(_compose_kernels)),
 ]

@@ -145,7 +145,10 @@ class Cluster:
 
     def names(self) -> list[str]:
         with self.client() as c:
-            return sorted(w["name"] for w in c.scheduler_info()["workers"].values())
+            # the scheduler's identity asked for directly: scheduler_info() returns a cache that
+            # the client's periodic refresh (with no workers in it) may overwrite meanwhile
+            identity = c.sync(c.scheduler.identity, n_workers=-1)
+            return sorted(w["name"] for w in identity["workers"].values())
 
     def wait_for_workers(self, n: int, timeout: float = 180) -> None:
         with self.client() as c:

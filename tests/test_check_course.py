@@ -24,6 +24,8 @@ def test_unanswered_notebook_gets_a_friendly_table(assignment, cli):
     assert "not answered yet" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
     assert "visible tests: 0 /" in result.stdout
+    assert "not written yet: write your answer in its cell" in result.stdout, \
+        "every notebook has a written answer, still blank in the release"
 
 
 def test_answered_notebook_passes(tmp_path, cli):
@@ -38,3 +40,5 @@ def test_answered_notebook_passes(tmp_path, cli):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "FAILED" not in result.stdout and "not answered" not in result.stdout
     assert "passed" in result.stdout
+    # the written prediction still blank: said so, and not a failure
+    assert "not written yet: write your answer in its cell" in result.stdout

@@ -104,3 +104,77 @@ def test_every_notebook_links_the_course_pages_at_the_top(folder, assignment, pa
 
 def test_the_readme_links_the_contract():
     assert "(notebooks/CONTRACT.md)" in (ROOT / "README.md").read_text()
+
+
+@pytest.mark.parametrize("assignment", assignments())
+def test_every_written_answer_has_a_rubric_that_adds_up(assignment):
+    """A hand-graded written answer carries its rubric below the model answer (the feedback page
+    shows it): items of 'N point(s): what earns them' adding up to the heading and the cell."""
+    from cnncourse.notebooks import graded_cells, rubric
+
+    nb = read_notebook(ROOT / "solutions" / assignment / f"{assignment}.ipynb")
+    for cell in graded_cells(nb):
+        if cell.kind != "manual":
+            continue
+        found = rubric(cell.source)
+        assert found is not None, f"{assignment}: {cell.grade_id} has no **Rubric** block"
+        assert found.points == cell.points == sum(p for p, _ in found.items), \
+            (cell.grade_id, found.points, cell.points, found.items)
+        assert cell.source.index("**Rubric**") > 0, f"{cell.grade_id}: no model answer above"
+
+
+@pytest.mark.parametrize("assignment", assignments())
+def test_every_notebook_asks_for_a_prediction_before_it_shows_the_answer(assignment):
+    """At least one 'predict, then run' question: the question (markdown), the student's
+    hand-graded written prediction, then the code cell that shows the answer."""
+    from cnncourse.notebooks import nbgrader_meta
+
+    nb = read_notebook(ROOT / "solutions" / assignment / f"{assignment}.ipynb")
+    found = []
+    for i, cell in enumerate(nb.cells[:-2]):
+        if cell.cell_type == "markdown" and cell.source.startswith("**Predict, then run.**"):
+            written, shown = nb.cells[i + 1], nb.cells[i + 2]
+            meta = nbgrader_meta(written)
+            assert written.cell_type == "markdown" and meta.get("grade") and \
+                meta.get("solution"), f"{assignment}: cell {i + 2} is not a written answer"
+            assert shown.cell_type == "code", f"{assignment}: cell {i + 3} shows nothing"
+            found.append(meta["grade_id"])
+    assert found, f"{assignment}: no '**Predict, then run.**' question"
+
+
+TIME = re.compile(r"\*\*Time:\*\* about (\d+(?:\.\d+)?) hours?")
+
+
+@pytest.mark.parametrize("assignment", assignments())
+def test_every_notebook_states_its_student_time_as_the_readme_does(assignment):
+    """The first markdown cell says how long a student needs ('**Time:** about 3 hours'); the
+    README's course table says the same; no notebook takes longer than an afternoon (4 h)."""
+    nb = read_notebook(ROOT / "solutions" / assignment / f"{assignment}.ipynb")
+    first = next(c for c in nb.cells if c.cell_type == "markdown")
+    stated = TIME.search(first.source)
+    assert stated, f"{assignment}: the first markdown cell states no '**Time:** about N hours'"
+    hours = float(stated.group(1))
+    assert 0.5 <= hours <= 4, f"{assignment}: {hours} hours"
+    row = next(line for line in (ROOT / "README.md").read_text().splitlines()
+               if line.startswith(f"| [`{assignment}`]"))
+    assert f"| about {hours:g} h |" in row, f"README's row for {assignment}: {row[:80]}..."
+
+
+def test_the_contract_lists_each_notebooks_written_answers():
+    """Each notebook's section ends with the written answers graded by hand ('Written answers,
+    graded by hand: `a` (2 points), ...'), exactly those of the notebook, with their points."""
+    from cnncourse.notebooks import graded_cells
+
+    listed: dict[str, dict[str, float]] = {}
+    section = None
+    for line in CONTRACT.read_text().splitlines():
+        heading = re.match(r"## (\d\d_\w+)", line)
+        if heading:
+            section = heading.group(1)
+        elif section and line.startswith("Written answers, graded by hand:"):
+            listed[section] = {name: float(points) for name, points in
+                               re.findall(r"`(\w+)` \((\d+(?:\.\d+)?) points?\)", line)}
+    for assignment in assignments():
+        nb = read_notebook(ROOT / "solutions" / assignment / f"{assignment}.ipynb")
+        written = {c.grade_id: c.points for c in graded_cells(nb) if c.kind == "manual"}
+        assert listed.get(assignment) == written, (assignment, listed.get(assignment), written)

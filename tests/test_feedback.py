@@ -167,3 +167,53 @@ def test_a_print_the_kernel_cut_into_two_stream_outputs_reads_as_one_line():
               if "REACHED" in pre.get_text() or "a warning" in pre.get_text()]
     assert blocks == ["REACHED: []\nnext line\n", "a warning\n"]
     assert len(graded.cells[2].outputs) == 3, "the graded notebook itself is not changed"
+
+
+def test_a_written_answer_gets_its_rubric_on_the_feedback_page_and_never_in_the_release():
+    """A hand-graded written answer (04's): the student's page shows their own text, then the
+    rubric of the instructor notebook (its items and points), and the score table names the
+    written answers as graded by hand. The model answer above the rubric is not shown, and the
+    release holds neither."""
+    from pathlib import Path
+
+    from cnncourse.notebooks import graded_cells, read_notebook, rubric
+
+    root = Path(__file__).resolve().parents[1]
+    source = read_notebook(root / "solutions/04_pooling/04_pooling.ipynb")
+    release = read_notebook(root / "notebooks/04_pooling/04_pooling.ipynb")
+    written = [c for c in graded_cells(source) if c.kind == "manual"]
+    assert written, "04 has a written answer"
+    graded = copy.deepcopy(release)
+    mine = "My own words: the max stays in the window after a 1-pixel shift."
+    for cell in graded_cells(graded):
+        if cell.kind == "manual":
+            graded.cells[cell.index].source = mine
+    page = feedback.feedback_html(graded, source, release, "04_pooling", CELLS)
+    text = BeautifulSoup(page, "html.parser").get_text()
+    assert mine in text
+    released = "\n".join(c.source for c in release.cells)
+    for cell in written:
+        found = rubric(cell.source)
+        model = cell.source[:cell.source.index("**Rubric**")].strip()
+        assert f"How {cell.grade_id} is graded by hand" in text
+        assert f"{cell.grade_id} ({cell.points:g} points)" in text
+        for _, what in found.items:
+            assert what in text, what
+            assert what not in released, f"the release gives the rubric away: {what}"
+        assert model.splitlines()[0] not in text, "the model answer is not on the page"
+        assert model.splitlines()[0] not in released
+
+
+def test_rubric_reads_the_instructor_form_and_refuses_other_items():
+    from cnncourse.notebooks import rubric
+
+    found = rubric("Model answer.\n\n**Rubric** (3 points)\n- 1 point: a reason.\n"
+                   "- 2 points: the measurement explained.\n")
+    assert found.points == 3 and found.items == ((1.0, "a reason."),
+                                                 (2.0, "the measurement explained."))
+    assert found.text.startswith("**Rubric** (3 points)")
+    assert rubric("Model answer without one.") is None
+    with pytest.raises(ValueError, match="N point"):
+        rubric("**Rubric** (2 points)\n- one point for trying\n")
+    with pytest.raises(ValueError, match="no items"):
+        rubric("**Rubric** (2 points)\n")

@@ -40,3 +40,27 @@ def test_every_glossary_row_has_both_languages_and_a_notebook():
         assert re.search(r"[\u4e00-\u9fff]", chinese), f"{english}: no Chinese term"
         assert meaning, f"{english}: no explanation"
         assert first in numbers, f"{english}: first met in {first!r}, not a notebook"
+
+
+def test_every_source_says_box_names_a_glossary_term_in_both_languages():
+    """The term of each "the source says / we measured" box (`claim_box(claim, term, term_zh,
+    ...)` in a notebook) is in a glossary row, English and Chinese as the glossary writes them
+    (one of the row's names where it gives several)."""
+    import ast
+
+    from cnncourse.notebooks import read_notebook
+
+    rows = {(english, chinese) for r in _rows((ROOT / "solutions" / "GLOSSARY.md").read_text())
+            for english in r[0].split(", ") for chinese in r[1].split("、")}  # "a, b" / "甲、乙"
+    found = []
+    for a in assignments():
+        nb = read_notebook(ROOT / "solutions" / a / f"{a}.ipynb")
+        for cell in nb.cells:
+            if cell.cell_type != "code" or "claim_box(" not in cell.source:
+                continue
+            for node in ast.walk(ast.parse(cell.source)):
+                if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "claim_box":
+                    term, term_zh = (ast.literal_eval(arg) for arg in node.args[1:3])
+                    found.append(a)
+                    assert (term, term_zh) in rows, f"{a}: {term} / {term_zh} is no glossary row"
+    assert len(set(found)) >= 4, f"boxes in {sorted(set(found))} only"

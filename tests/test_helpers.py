@@ -76,3 +76,22 @@ def test_read_notebook_errors_are_sentences(tmp_path):
     bad.write_bytes(b"\xff\xfe\x00")
     with pytest.raises(CourseError, match="cannot be read as text"):
         read_notebook(bad)
+
+
+def test_claim_box_shows_claim_term_measurement_and_verdict():
+    """A "the source says / we measured" box: both languages' term, the measurement and the
+    verdict, as text and as JupyterLab's markdown; an unknown verdict or empty text is refused."""
+    import pytest
+
+    from cnncourse.claims import claim_box
+
+    box = claim_box("pooling gives translation invariance", "translation invariance", "平移不变性",
+                    "a 1-pixel shift changed 31 % of the pooled values", "holds in part")
+    text, md = str(box), box._repr_markdown_()
+    for part in ("pooling gives translation invariance", "平移不变性", "31 %", "holds in part"):
+        assert part in text and part in md, (part, text, md)
+    assert md.startswith("> **The source says**")
+    with pytest.raises(ValueError, match="verdict"):
+        claim_box("c", "t", "术语", "m", "true")
+    with pytest.raises(ValueError, match="measured"):
+        claim_box("c", "t", "术语", " ", "holds")

@@ -331,7 +331,8 @@ class ClusterRun:
                 from None
         ours = versions()
         problems = []
-        for address, state in sorted(self.client.run(_worker_state, self.jailed).items()):
+        states = self.client.run(_worker_state, self.jailed)
+        for address, state in sorted(states.items()):
             wrong = differences(ours, state["versions"])
             if wrong:
                 problems.append(f"{address} has " + ", ".join(wrong))
@@ -347,7 +348,9 @@ class ClusterRun:
             self.allowed_failures = self.client.run_on_scheduler(_allowed_failures)
         except Exception:  # noqa: BLE001 - a scheduler may refuse to run code: then unknown
             self.allowed_failures = None
-        self.workers_seen = len(self.client.scheduler_info().get("workers", {}))
+        # the workers just checked; not scheduler_info(), whose answer the client's own periodic
+        # refresh (which asks for no workers) may overwrite before it returns
+        self.workers_seen = len(states)
 
     def grade(self, jobs: list[Job], progress: bool) -> None:
         """Send `jobs` to the cluster; every one ends as a row in `results`, written here as it

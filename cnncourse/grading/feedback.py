@@ -15,7 +15,7 @@ import re
 import nbformat
 from nbformat.v4 import new_markdown_cell
 
-from cnncourse.notebooks import hidden_test_ids, nbgrader_meta
+from cnncourse.notebooks import graded_cells, hidden_test_ids, nbgrader_meta, rubric
 from cnncourse.release import find_leaks
 from cnncourse.testing import groups_in
 
@@ -100,6 +100,7 @@ def feedback_html(graded: nbformat.NotebookNode, source: nbformat.NotebookNode,
     the notebook."""
     taken = taken or {}
     nb = redact(graded, source, release, taken)
+    written = with_rubrics(nb, source)
     total = sum(s for s, _ in cells.values())
     most = sum(m for _, m in cells.values())
     lines = [f"# {html.escape(title)}", "", f"**Score: {total:g} / {most:g}** (autograded tests)",
@@ -109,9 +110,31 @@ def feedback_html(graded: nbformat.NotebookNode, source: nbformat.NotebookNode,
                  "partial credit: its groups of checks are listed with the test below"
                  if 0 < s < m else "")
               + " |" for gid, (s, m) in cells.items()]
+    if written:
+        lines += ["", "Written answers, graded by hand by your instructor (their points are not "
+                  "in the score above; the rubric is shown below each answer): "
+                  + ", ".join(f"{gid} ({points:g} points)" for gid, points in written) + "."]
     nb.cells.insert(0, new_markdown_cell("\n".join(lines)))
     body, _ = _exporter().from_notebook_node(renderable(nb))
     return body
+
+
+def with_rubrics(nb: nbformat.NotebookNode, source: nbformat.NotebookNode
+                 ) -> list[tuple[str, float]]:
+    """Insert, below each hand-graded written answer of `nb` (in place), the rubric that the
+    instructor notebook `source` gives for it; [(grade_id, points)] of those answers."""
+    rubrics = {cell.grade_id: rubric(cell.source) for cell in graded_cells(source)
+               if cell.kind == "manual"}
+    written = []
+    for cell in reversed(graded_cells(nb)):
+        if cell.kind != "manual" or cell.grade_id not in rubrics:
+            continue
+        written.append((cell.grade_id, cell.points))
+        found = rubrics[cell.grade_id]
+        text = found.text if found else "**Rubric**: your instructor grades this answer by hand."
+        nb.cells.insert(cell.index + 1, new_markdown_cell(
+            f"*How `{cell.grade_id}` is graded by hand:*\n\n{text}"))
+    return written[::-1]
 
 
 def renderable(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:

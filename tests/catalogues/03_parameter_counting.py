@@ -104,6 +104,38 @@ def _table(**changes) -> str:
     return _TABLE.format(**{**_RIGHT, **changes})
 
 
+_COMPOSE_CHECKS = '''def compose_kernels(k1, k2):
+    k1 = np.asarray(k1, dtype=float)
+    k2 = np.asarray(k2, dtype=float)
+    if k1.ndim != 4:
+        raise ValueError(f"k1 must be 4-D, got shape {k1.shape}")
+    if k2.ndim != 4:
+        raise ValueError(f"k2 must be 4-D, got shape {k2.shape}")
+    if k2.shape[1] != k1.shape[0]:
+        raise ValueError(f"k2 reads {k2.shape[1]} channels, k1 makes {k1.shape[0]}")
+    f1, c, kh1, kw1 = k1.shape
+    f2, _, kh2, kw2 = k2.shape
+'''
+
+# compose_kernels' loop, one tap of k2 at a time, with the parts that differ left as {placeholders}
+_COMPOSE_BODY = '''    composed = np.zeros((f2, c, {size}))
+    for p in range(kh2):
+        for q in range(kw2):
+            composed[:, :, p:p + kh1, q:q + kw1] += np.einsum("{mix}", {tap}, k1)
+    return {result}
+'''
+
+_COMPOSE_RIGHT = dict(size="kh1 + kh2 - 1, kw1 + kw2 - 1", mix="gf,fcuv->gcuv", tap="k2[:, :, p, q]",
+                      result="composed")
+
+
+def _compose(**changes) -> str:
+    unknown = set(changes) - set(_COMPOSE_RIGHT)
+    if unknown:
+        raise ValueError(f"catalogue: no placeholder {unknown}")
+    return _COMPOSE_CHECKS + _COMPOSE_BODY.format(**{**_COMPOSE_RIGHT, **changes})
+
+
 MISTAKES = [
     # conv2d_params
     Variant("conv-forgot-bias", "conv2d_params",
@@ -193,6 +225,30 @@ MISTAKES = [
     Variant("table-flatten-one-map", "layer_table",
             _table(flatten="(shape[-2] * shape[-1],) if len(shape) == 3 else shape"),
             "flatten forgets the channels: the first linear layer gets H*W inputs"),
+    # compose_kernels
+    Variant("compose-correlation", "compose_kernels",
+            _compose(tap="k2[:, :, kh2 - 1 - p, kw2 - 1 - q]"),
+            "kernels composed by correlation instead of convolution: k2 enters flipped"),
+    Variant("compose-flipped-result", "compose_kernels",
+            _compose(result="composed[:, :, ::-1, ::-1]"),
+            "flips both kernels to make true convolutions of them, composes, and forgets to flip back"),
+    Variant("compose-channels-transposed", "compose_kernels",
+            _compose(mix="fg,fcuv->gcuv"),
+            "wrong order in the channel product: k2's matrix transposed (runs only when F1 == F2)"),
+    Variant("compose-size-no-minus-one", "compose_kernels",
+            _compose(size="kh1 + kh2, kw1 + kw2"),
+            "kernel of size KH1 + KH2 instead of KH1 + KH2 - 1: a row and a column of zeros too many"),
+    Variant("compose-last-middle-channel", "compose_kernels",
+            _COMPOSE_CHECKS + '''    for f in range(f1):
+        composed = np.zeros((f2, c, kh1 + kh2 - 1, kw1 + kw2 - 1))  # reset for every middle channel
+        for p in range(kh2):
+            for q in range(kw2):
+                composed[:, :, p:p + kh1, q:q + kw1] += k2[:, f, p, q][:, None, None, None] * k1[f][None]
+    return composed
+''', "the sum over the middle channel is missing: only the last channel's term is kept"),
+    Variant("compose-elementwise", "compose_kernels",
+            _COMPOSE_CHECKS + '''    return np.einsum("gfuv,fcuv->gcuv", k2, k1)
+''', "elementwise product of the kernels, summed over the middle channel: no sliding, no growth"),
 ]
 
 PARTIAL = [
@@ -249,6 +305,17 @@ PARTIAL = [
     Variant("table-no-flatten-check", "layer_table",
             _table(linear_check="pass"),
             "a linear layer after a (C, H, W) shape is accepted (reads C as its inputs)"),
+    # compose_kernels
+    Variant("compose-no-checks", "compose_kernels",
+            '''def compose_kernels(k1, k2):
+    f1, c, kh1, kw1 = np.shape(k1)
+    f2, _, kh2, kw2 = np.shape(k2)
+    composed = np.zeros((f2, c, kh1 + kh2 - 1, kw1 + kw2 - 1))
+    for p in range(kh2):
+        for q in range(kw2):
+            composed[:, :, p:p + kh1, q:q + kw1] += np.tensordot(k2[:, :, p, q], k1, axes=1)
+    return composed
+''', "right kernels, but no ValueError that names k1 or k2 for channels that do not match or a 3-D kernel"),
 ]
 
 ALTERNATIVES = [
@@ -399,4 +466,49 @@ ALTERNATIVES = [
         table.append(dict(layer=layer, output_shape=shape, params=params, macs=macs))
     return table
 ''', "one small function per layer kind, looked up in a dict"),
+    Variant("compose-loops", "compose_kernels",
+            '''def compose_kernels(k1, k2):
+    k1, k2 = np.asarray(k1, dtype=float), np.asarray(k2, dtype=float)
+    if k1.ndim != 4 or k2.ndim != 4:
+        raise ValueError(f"k1 and k2 must both be 4-D, got k1 {k1.shape} and k2 {k2.shape}")
+    if k1.shape[0] != k2.shape[1]:
+        raise ValueError(f"k2.shape[1]={k2.shape[1]} must equal k1.shape[0]={k1.shape[0]}")
+    f1, c, kh1, kw1 = k1.shape
+    f2, _, kh2, kw2 = k2.shape
+    out = np.zeros((f2, c, kh1 + kh2 - 1, kw1 + kw2 - 1))
+    for g in range(f2):
+        for ch in range(c):
+            for f in range(f1):
+                for a in range(kh1):
+                    for b in range(kw1):
+                        for p in range(kh2):
+                            for q in range(kw2):
+                                out[g, ch, a + p, b + q] += k2[g, f, p, q] * k1[f, ch, a, b]
+    return out
+''', "seven plain loops: every product k2[g, f, p, q] * k1[f, c, a, b] lands on tap (a + p, b + q)"),
+    Variant("compose-loop-over-k1-taps", "compose_kernels",
+            _COMPOSE_CHECKS + '''    out = np.zeros((f2, c, kh1 + kh2 - 1, kw1 + kw2 - 1))
+    for a in range(kh1):
+        for b in range(kw1):
+            out[:, :, a:a + kh2, b:b + kw2] += np.einsum("gfpq,fc->gcpq", k2, k1[:, :, a, b])
+    return out
+''', "slides k2 over k1's taps instead of k1 over k2's (convolution commutes)"),
+    Variant("compose-windows-einsum", "compose_kernels",
+            _COMPOSE_CHECKS + '''    padded = np.pad(k1, ((0, 0), (0, 0), (kh2 - 1, kh2 - 1), (kw2 - 1, kw2 - 1)))
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (kh2, kw2), axis=(2, 3))
+    # windows: (F1, C, KH, KW, KH2, KW2); full convolution = correlation with the flipped kernel
+    return np.einsum("fcuvpq,gfpq->gcuv", windows, k2[:, :, ::-1, ::-1])
+''', "full convolution as a correlation of the zero-padded k1 with the flipped k2, in one einsum"),
+    Variant("compose-torch-conv2d", "compose_kernels",
+            _COMPOSE_CHECKS + '''    # k1's C input channels as a batch, its F1 output channels as channels: (C, F1, KH1, KW1)
+    batch = torch.from_numpy(np.ascontiguousarray(k1.transpose(1, 0, 2, 3)))
+    weight = torch.flip(torch.from_numpy(k2), dims=(2, 3))  # flipped: a true convolution
+    out = torch.nn.functional.conv2d(batch, weight, padding=(kh2 - 1, kw2 - 1))  # (C, F2, KH, KW)
+    return out.numpy().transpose(1, 0, 2, 3)
+''', "PyTorch does the work: F.conv2d of k1 (channels as a batch) with the flipped k2, padded to full size"),
+    Variant("compose-fft", "compose_kernels",
+            _COMPOSE_CHECKS + '''    size = (kh1 + kh2 - 1, kw1 + kw2 - 1)
+    spectrum = np.einsum("gfuv,fcuv->gcuv", np.fft.rfft2(k2, s=size), np.fft.rfft2(k1, s=size))
+    return np.fft.irfft2(spectrum, s=size)
+''', "convolution theorem: multiply the zero-padded spectra, summed over the middle channel"),
 ]
