@@ -1,4 +1,5 @@
-"""Pictures of layer geometry and cost: sliding windows in 1-D, receptive fields, per-layer shares.
+"""Pictures of layer geometry and cost: sliding windows in 1-D, receptive fields, per-layer shares,
+accuracy against parameter count.
 
 Every helper draws what it is given (window counts, receptive fields, parameter counts): the
 numbers themselves come from the notebooks. Every helper returns Axes; none calls show().
@@ -11,8 +12,10 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
+from matplotlib.ticker import FuncFormatter
 
-__all__ = ["plot_cost_comparison", "plot_layer_shares", "plot_receptive_field", "show_windows_1d"]
+__all__ = ["plot_accuracy_vs_parameters", "plot_cost_comparison", "plot_layer_shares",
+           "plot_receptive_field", "show_windows_1d"]
 
 _INPUT, _PAD, _TAP, _BAD = "white", "#d9d9d9", "#4c72b0", "#c44e52"
 
@@ -128,4 +131,54 @@ def plot_cost_comparison(labels: Sequence[str], values: Mapping[str, Sequence[fl
         ax.set_ylim(top=ax.get_ylim()[1] * 30)
     ax.set_title(title, fontsize=10)
     ax.legend(frameon=False, fontsize=8)
+    return ax
+
+
+def plot_accuracy_vs_parameters(parameters: Mapping[str, int],
+                                accuracy: Mapping[str, Mapping[str, float]], ax=None, *,
+                                title: str = "Accuracy against parameter count"):
+    """Accuracy (y) against parameter count (x, log scale): one marker per model and condition.
+
+    `parameters` maps a model's name to its parameter count; `accuracy` maps a condition
+    ("held-out", "shifted", ...) to {model name: accuracy in [0, 1]}. A model's marker shape
+    is the same in every condition, a condition's colour the same for every model; models
+    missing from a condition are left out of it. Each condition's markers are a little
+    smaller than the previous one's, so equal accuracies stay visible one inside the other.
+
+    Raises:
+        ValueError: a model in `accuracy` without a parameter count, or a count below 1.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.0, 3.8))
+    models = list(parameters)
+    for condition in accuracy.values():
+        unknown = set(condition) - set(models)
+        if unknown:
+            raise ValueError(f"no parameter count for {sorted(unknown)}")
+    if any(count < 1 for count in parameters.values()):
+        raise ValueError(f"parameter counts must be at least 1, got {dict(parameters)}")
+    shapes = dict(zip(models, "osD^vP*X", strict=False))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for k, (condition, values) in enumerate(accuracy.items()):
+        colour = colours[k % len(colours)]
+        size = max(20.0, 110.0 - 30.0 * k)
+        for model, acc in values.items():
+            ax.scatter(parameters[model], acc, marker=shapes.get(model, "o"), s=size,
+                       color=colour, edgecolor="k", linewidth=0.5, zorder=3)
+        ax.scatter([], [], marker="o", color=colour, label=condition)  # legend: the colour
+    for model in models:
+        ax.scatter([], [], marker=shapes.get(model, "o"), color="lightgrey", edgecolor="k",
+                   label=f"{model} ({parameters[model]:,})")  # legend: the shape
+    ax.set_xscale("log")
+    ax.margins(x=0.12)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
+    ax.xaxis.set_minor_formatter(FuncFormatter(  # 20,000, 30,000, 50,000, ...: no crowding
+        lambda value, _: f"{value:,.0f}" if f"{value:.0e}"[0] in "235" else ""))
+    ax.tick_params(axis="x", which="both", labelsize=7)
+    ax.set_xlabel("parameters (log scale)")
+    ax.set_ylabel("accuracy")
+    ax.set_ylim(top=1.0)
+    ax.grid(alpha=0.3, which="both")
+    ax.set_title(title, fontsize=10)
+    ax.legend(frameon=False, fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return ax

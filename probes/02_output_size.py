@@ -130,6 +130,36 @@ def _field_cases(rng):
     return [((stack,), {}) for stack in stacks]
 
 
+def _backward(dout, x, w, b, stride=1, padding=0):
+    if w.shape[1] != x.shape[1]:
+        raise ValueError("channels")
+    leaves = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in (x, w, b)]
+    out = F.conv2d(*leaves, stride=stride, padding=padding)
+    if tuple(out.shape) != dout.shape:
+        raise ValueError("dout")
+    (out * torch.from_numpy(dout)).sum().backward()
+    return tuple(leaf.grad.numpy() for leaf in leaves)
+
+
+def _backward_cases(rng):
+    out = []
+    for i in range(10):
+        n, c, f = (int(v) for v in rng.integers(1, 4, size=3))
+        kh, kw = (int(v) for v in rng.integers(1, 4, size=2))
+        sh, sw = (int(v) for v in rng.integers(1, 3, size=2))
+        ph, pw = (int(v) for v in rng.integers(0, 2, size=2))
+        if i % 2 == 0:  # int stride and padding: the same along both axes
+            sw, pw = sh, ph
+        h, wd = kh + int(rng.integers(0, 6)), kw + int(rng.integers(0, 6))
+        x, w = rng.normal(size=(n, c, h, wd)), rng.normal(size=(f, c, kh, kw))
+        dout = rng.normal(size=(n, f, (h + 2 * ph - kh) // sh + 1, (wd + 2 * pw - kw) // sw + 1))
+        pairs = {"stride": (sh, sw), "padding": (ph, pw)}
+        kwargs = pairs if i % 2 else {"stride": sh, "padding": ph}
+        out.append(((dout, x, w, rng.normal(size=f)), kwargs))
+    x, w, b = rng.normal(size=(1, 2, 6, 6)), rng.normal(size=(3, 2, 3, 3)), rng.normal(size=3)
+    out.append(((rng.normal(size=(1, 3, 4, 4)), x, w, b), {}))  # a dout of the wrong shape
+    return out
+
 PROBES = [
     Probe("conv_output_size", _conv_cases, same_as(_conv, same_kind=True)),
     Probe("same_padding", lambda rng: [((k,), {"dilation": d}) for k in (1, 2, 3, 4, 5, 7)
@@ -138,4 +168,5 @@ PROBES = [
     Probe("conv_transpose_output_size", _transpose_cases, same_as(_transpose, same_kind=True)),
     Probe("receptive_field", _field_cases, same_as(_field, same_kind=True)),
     Probe("trace_shapes", _net_cases, same_as(_shapes, same_kind=True)),
+    Probe("conv2d_backward", _backward_cases, same_as(_backward)),
 ]

@@ -29,19 +29,24 @@ PINNED: dict[str, set[str]] = {
         "VGG16", "VGG16_INPUT", "describe", "layer_names",
     },
     "cnncourse.charts": {
-        "plot_cost_comparison", "plot_layer_shares", "plot_receptive_field", "show_windows_1d",
+        "plot_accuracy_vs_parameters", "plot_cost_comparison", "plot_layer_shares",
+        "plot_receptive_field", "show_windows_1d",
     },
+    "cnncourse.claims": {"claim_box"},
     "cnncourse.curves": {"plot_curves"},
-    "cnncourse.data": {"mnist_arrays", "mnist_loaders"},
+    "cnncourse.data": {"mnist_arrays", "mnist_loaders", "normalize_images"},
     "cnncourse.device": {"pick_device"},
+    "cnncourse.gradcheck": {"numerical_gradient", "relative_error"},
     "cnncourse.diagnostics": {
         "confusion_matrix", "layer_outputs", "plot_confusion_matrix", "show_filters",
         "show_layer_outputs", "show_misclassified",
     },
     "cnncourse.images": {"grace_hopper"},
     "cnncourse.invariance": {
-        "cosine_similarity", "invariance_curves", "plot_invariance", "pooled", "shift_images",
+        "DIRECTIONS", "cosine_similarity", "invariance_curves", "plot_invariance", "pooled",
+        "shift_images",
     },
+    "cnncourse.locally_connected": {"LocallyConnected2d"},
     "cnncourse.overfitting": {"make_mlp", "mnist_subset", "train_curves"},
     "cnncourse.plot": {
         "show_feature_maps", "show_image", "show_images", "show_matrix", "show_sliding_window",

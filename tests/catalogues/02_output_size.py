@@ -89,6 +89,63 @@ _FIELD = '''def receptive_field(layers):
         d = layer[2] if len(layer) == 3 else 1
 '''
 
+
+# conv2d_backward: the checks every variant starts with, and the reference's loop over kernel taps
+_BACKWARD_HEAD = '''def conv2d_backward(dout, x, w, b, stride=1, padding=0):
+    x, w, dout = (np.asarray(a, dtype=float) for a in (x, w, dout))
+    sh, sw = (stride, stride) if np.isscalar(stride) else stride
+    ph, pw = (padding, padding) if np.isscalar(padding) else padding
+    n, c, h, wd = x.shape
+    f, c_w, kh, kw = w.shape
+    if c_w != c:
+        raise ValueError(f"w has {c_w} input channels, x has {c}")
+    h_out, w_out = (h + 2 * ph - kh) // sh + 1, (wd + 2 * pw - kw) // sw + 1
+    if dout.shape != (n, f, h_out, w_out):
+        raise ValueError(f"dout has shape {dout.shape}, expected {(n, f, h_out, w_out)}")
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))  # (N, C, H + 2ph, W + 2pw)
+'''
+_DOUT_CHECK = '''    if dout.shape != (n, f, h_out, w_out):
+        raise ValueError(f"dout has shape {dout.shape}, expected {(n, f, h_out, w_out)}")
+'''
+_TAPS = _BACKWARD_HEAD + '''    dxp = np.zeros_like(xp)
+    dw = np.zeros_like(w)
+    for u in range(kh):
+        for v in range(kw):
+            rows = slice(u, u + sh * (h_out - 1) + 1, sh)
+            cols = slice(v, v + sw * (w_out - 1) + 1, sw)
+            dw[:, :, u, v] = np.einsum("nfij,ncij->fc", dout, xp[:, :, rows, cols])
+            dxp[:, :, rows, cols] += np.einsum("nfij,fc->ncij", dout, w[:, :, u, v])
+    dx = dxp[:, :, ph:ph + h, pw:pw + wd]
+    db = dout.sum(axis=(0, 2, 3))
+    return dx, dw, db
+'''
+
+# dx as the prose derives it: dout with stride-1 zeros between its values, padded by
+# kernel_size - 1 and correlated with the flipped kernel (a full convolution); then the rows the
+# stride left over (output_padding) and the layer's padding cropped away. dw: the padded input
+# correlated with the zero-inserted dout.
+_FULL = _BACKWARD_HEAD + '''    dil = np.zeros((n, f, (h_out - 1) * sh + 1, (w_out - 1) * sw + 1))
+    dil[:, :, ::sh, ::sw] = dout  # zero-inserted dout
+    full = np.pad(dil, ((0, 0), (0, 0), (kh - 1, kh - 1), (kw - 1, kw - 1)))
+    flipped = w[:, :, ::-1, ::-1]
+    win = np.lib.stride_tricks.sliding_window_view(full, (kh, kw), axis=(2, 3))
+    dxp = np.einsum("nfijuv,fcuv->ncij", win, flipped)  # ((H_out-1)*sh + KH, ...)
+    dxp = np.pad(dxp, ((0, 0), (0, 0), (0, xp.shape[2] - dxp.shape[2]),
+                       (0, xp.shape[3] - dxp.shape[3])))  # output_padding: rows left over
+    dx = dxp[:, :, ph:ph + h, pw:pw + wd]
+    xwin = np.lib.stride_tricks.sliding_window_view(xp, dil.shape[2:], axis=(2, 3))
+    dw = np.einsum("ncuvij,nfij->fcuv", xwin[:, :, :kh, :kw], dil)
+    return dx, dw, dout.sum(axis=(0, 2, 3))
+'''
+
+
+def _swap(code: str, old: str, new: str) -> str:
+    """`code` with the line(s) `old` replaced by `new` (one mistake in a right answer)."""
+    if old not in code:
+        raise ValueError(f"catalogue: {old!r} is not in the code")
+    return code.replace(old, new)
+
+
 MISTAKES = [
     # conv_output_size
     Variant("conv-no-plus-one", "conv_output_size", _conv('''
@@ -222,6 +279,35 @@ MISTAKES = [
     Variant("trace-includes-input", "trace_shapes",
             _trace(_CONV_OK, _POOL_OK, _FLAT_OK, extra="\n    shapes.append(shape)"),
             "starts the list with the input shape (one shape too many)"),
+    # conv2d_backward
+    Variant("backward-db-wrong-axes", "conv2d_backward",
+            _swap(_TAPS, "db = dout.sum(axis=(0, 2, 3))", "db = dout.sum(axis=(1, 2, 3))"),
+            "db sums over the filters instead of over the batch: one number per image"),
+    Variant("backward-dx-no-flip", "conv2d_backward",
+            _swap(_FULL, "flipped = w[:, :, ::-1, ::-1]", "flipped = w"),
+            "dx as a full correlation of dout with the kernel, not flipped"),
+    Variant("backward-stride-ignored", "conv2d_backward",
+            _swap(_swap(_TAPS, "rows = slice(u, u + sh * (h_out - 1) + 1, sh)",
+                        "rows = slice(u, u + h_out)"),
+                  "cols = slice(v, v + sw * (w_out - 1) + 1, sw)", "cols = slice(v, v + w_out)"),
+            "the windows of dx and dw one cell apart: the stride is ignored"),
+    Variant("backward-padding-not-cropped", "conv2d_backward",
+            _swap(_TAPS, "dx = dxp[:, :, ph:ph + h, pw:pw + wd]", "dx = dxp"),
+            "returns the gradient of the padded input: the padding is not cropped from dx"),
+    Variant("backward-dw-swapped", "conv2d_backward",
+            _swap(_TAPS, "dw[:, :, u, v] =", "dw[:, :, kh - 1 - u, kw - 1 - v] ="),
+            "correlates dout with x instead of x with dout: dw comes out flipped"),
+    Variant("backward-dx-overwrites", "conv2d_backward",
+            _swap(_TAPS, "dxp[:, :, rows, cols] +=", "dxp[:, :, rows, cols] ="),
+            "= instead of +=: where windows overlap, a later kernel tap overwrites dx"),
+    Variant("backward-no-output-padding", "conv2d_backward",
+            _swap(_FULL, '''    dxp = np.pad(dxp, ((0, 0), (0, 0), (0, xp.shape[2] - dxp.shape[2]),
+                       (0, xp.shape[3] - dxp.shape[3])))  # output_padding: rows left over
+''', ""),
+            "the full convolution without output_padding: no rows for those the stride left over"),
+    Variant("backward-dw-unpadded", "conv2d_backward",
+            _swap(_TAPS, "dout, xp[:, :, rows, cols])", "dout, x[:, :, rows, cols])"),
+            "dw from x instead of the padded input"),
 ]
 
 PARTIAL = [
@@ -301,6 +387,14 @@ PARTIAL = [
             raise ValueError(f"{layer} needs a (C, H, W) input, got {shape}")
 '''),
             "right shapes, but a conv after flatten fails with an IndexError, not a ValueError"),
+    # conv2d_backward
+    Variant("backward-no-dout-check", "conv2d_backward", _swap(_TAPS, _DOUT_CHECK, ""),
+            "right gradients, but a dout of the wrong shape fails inside np.einsum, not with a "
+            "ValueError that names dout"),
+    Variant("backward-dout-not-named", "conv2d_backward",
+            _swap(_TAPS, 'raise ValueError(f"dout has shape {dout.shape}, expected',
+                  'raise ValueError(f"shapes do not match: {dout.shape}, expected'),
+            "right gradients, but the ValueError for a dout of the wrong shape does not name dout"),
 ]
 
 ALTERNATIVES = [
@@ -466,4 +560,45 @@ def pool_output_size(size, kernel_size, stride=None, padding=0, ceil_mode=False)
         out.append([flat] if flat is not None else [c, *hw])
     return out
 ''', "its own formulas, shapes as lists"),
+    # conv2d_backward
+    Variant("backward-loops", "conv2d_backward", _BACKWARD_HEAD + '''    dxp = np.zeros_like(xp)
+    dw = np.zeros_like(w)
+    db = np.zeros(f)
+    for i in range(n):
+        for k in range(f):
+            db[k] += dout[i, k].sum()
+            for r in range(h_out):
+                for s in range(w_out):
+                    top, left = r * sh, s * sw
+                    window = xp[i, :, top:top + kh, left:left + kw]  # (C, KH, KW)
+                    dw[k] += dout[i, k, r, s] * window
+                    dxp[i, :, top:top + kh, left:left + kw] += dout[i, k, r, s] * w[k]
+    return dxp[:, :, ph:xp.shape[2] - ph, pw:xp.shape[3] - pw], dw, db
+''', "CS231n's naive loops over images, filters and output positions"),
+    Variant("backward-im2col", "conv2d_backward", _BACKWARD_HEAD + '''    r = (np.arange(h_out) * sh)[:, None, None, None] + np.arange(kh)[None, None, :, None]
+    q = (np.arange(w_out) * sw)[None, :, None, None] + np.arange(kw)[None, None, None, :]
+    cols = xp[:, :, r, q]  # (N, C, H_out, W_out, KH, KW)
+    cols = cols.transpose(0, 2, 3, 1, 4, 5).reshape(n * h_out * w_out, c * kh * kw)
+    d = dout.transpose(0, 2, 3, 1).reshape(n * h_out * w_out, f)
+    dw = (d.T @ cols).reshape(w.shape)
+    dcols = (d @ w.reshape(f, -1)).reshape(n, h_out, w_out, c, kh, kw).transpose(0, 3, 1, 2, 4, 5)
+    dxp = np.zeros_like(xp)
+    np.add.at(dxp, (slice(None), slice(None), r, q), dcols)  # col2im: overlaps add up
+    return dxp[:, :, ph:ph + h, pw:pw + wd], dw, d.sum(axis=0)
+''', "im2col: two matrix products, then col2im with np.add.at"),
+    Variant("backward-full-convolution", "conv2d_backward", _FULL,
+            "dx: zero-inserted dout, full correlation with the flipped kernel, output_padding, "
+            "crop; dw: padded input correlated with the zero-inserted dout"),
+    Variant("backward-windows-einsum", "conv2d_backward", _BACKWARD_HEAD + '''    win = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(2, 3))
+    win = win[:, :, ::sh, ::sw]  # (N, C, H_out, W_out, KH, KW)
+    dw = np.einsum("ncijuv,nfij->fcuv", win, dout)
+    contrib = np.einsum("nfij,fcuv->ncijuv", dout, w)  # what each output sends to its window
+    dxp = np.zeros_like(xp)
+    for i in range(h_out):  # one window at a time: inside a window no cell repeats
+        for j in range(w_out):
+            rows = i * sh + np.arange(kh)[:, None]  # (KH, 1)
+            cols = j * sw + np.arange(kw)[None, :]  # (1, KW)
+            dxp[:, :, rows, cols] += contrib[:, :, i, j]
+    return dxp[:, :, ph:ph + h, pw:pw + wd], dw, np.einsum("nfij->f", dout)
+''', "sliding_window_view and einsum; dx window by window"),
 ]
