@@ -43,6 +43,19 @@ def _cell_timeout(notebook: Path) -> int:
     return int(timeout) if isinstance(timeout, int) else DEFAULT_TIMEOUT
 
 
+def _cmd_release_feedback(args) -> int:
+    from cnncourse.course import find_root, load_config, resolve_assignments
+    from cnncourse.grading.handback import release_feedback
+
+    root = find_root()
+    name = resolve_assignments(root, [args.assignment])[0]
+    db_url = args.db_url or load_config(root).CourseDirectory.get("db_url") or \
+        f"sqlite:///{root / 'gradebook.db'}"
+    release_feedback(root, name, Path(args.out), Path(args.submitted), db_url,
+                     exchange=args.exchange, say=_say)
+    return 0
+
+
 def _cmd_check(args) -> int:
     from cnncourse.check import check
 
@@ -76,8 +89,13 @@ def _cmd_grade(args) -> int:
             raise CourseError("--zip needs the one assignment the archive holds, e.g. "
                               "cnncourse grade 01_convolution --zip downloads.zip")
         name = resolve_assignments(root, args.assignments)[0]
-        count = zip_collect(root, name, Path(args.zip), args.names, submitted, say=_say)
+        from cnncourse.grading.lms import preset
+
+        lms = preset(args.lms, names_given=args.names != ZIP_NAMES)
+        count = zip_collect(root, name, Path(args.zip), args.names, submitted, say=_say, lms=lms)
         _say(f"collected {args.zip}: {count} notebook(s) in {submitted}/<student>/{name}/")
+    elif args.lms:
+        raise CourseError(f"--lms {args.lms} says how to read an LMS's zip: give it with --zip")
     if not submitted.is_dir():
         raise CourseError(f"no folder {submitted}: put submissions in "
                           "submitted/<student>/<assignment>/<assignment>.ipynb")
@@ -97,7 +115,8 @@ def _cmd_grade(args) -> int:
                        memory_gb=args.memory_gb, db_url=args.db_url,
                        max_output_mb=args.max_output_mb, warm_kernels=not args.cold_kernels,
                        jail=not args.no_jail, say=_say, progress=not args.no_progress,
-                       resume=args.resume, scheduler=args.scheduler, security=security)
+                       resume=args.resume, scheduler=args.scheduler, security=security,
+                       students=args.student)
     _say(summary(rows))
     graded = sum(r.status == "graded" for r in rows)
     _say(f"wrote {out / 'grades.csv'} (the status column says why a row has no score) and "
@@ -105,6 +124,55 @@ def _cmd_grade(args) -> int:
          + (f"; {graded} feedback page(s) in {out / 'feedback'}/<student>/<assignment>.html "
             "and the graded rows in the course gradebook." if graded else
             "; nothing was graded, so there is no feedback page and no score in the gradebook."))
+    return 0
+
+
+def _cmd_export(args) -> int:
+    from cnncourse.course import find_root, load_config
+    from cnncourse.grading.lms import EXPORTS, export
+
+    db_url = args.db_url
+    if not db_url:
+        root = find_root()
+        db_url = load_config(root).CourseDirectory.get("db_url") or \
+            f"sqlite:///{root / 'gradebook.db'}"
+    lms, out = EXPORTS[args.format], Path(args.out or f"grades/{args.format}-import.csv")
+    rows, unfound = export(db_url, lms, out)
+    _say(f"wrote {out}: {rows} student(s), a column per assignment of the gradebook; import it "
+         f"in {args.format.capitalize()}'s gradebook.")
+    if unfound:
+        _say(f"{len(unfound)} student(s) {args.format.capitalize()} cannot find yet, as their "
+             f"nbgrader record lacks {lms.needs}: {', '.join(unfound[:10])}"
+             + (" ..." if len(unfound) > 10 else ""))
+    return 0
+
+
+def _cmd_similarity(args) -> int:
+    from cnncourse.course import find_root, resolve_assignments
+    from cnncourse.grading import similarity as sim
+
+    root = find_root()
+    name = resolve_assignments(root, [args.assignment])[0]
+    threshold = sim.DEFAULT_THRESHOLD if args.threshold is None else args.threshold
+    noise = args.noise or sim.DEFAULT_NOISE
+    result = sim.similarity(root, name, Path(args.submitted), Path(args.out),
+                            threshold=threshold, noise=noise,
+                            guarantee=args.guarantee or max(noise, sim.DEFAULT_GUARANTEE
+                                                            if args.noise is None else noise),
+                            say=_say)
+    for skipped in result.skipped:
+        _say(f"skipped {skipped.student}: {skipped.reason}")
+    flagged = result.flagged
+    _say(f"compared {len(result.students)} students ({len(result.pairs)} pairs): "
+         f"{len(flagged)} pair(s) above {100 * threshold:.0f} %" + (":" if flagged else "."))
+    for p in flagged:
+        _say(f"  {p.a} and {p.b}: {100 * p.a_in_b:.0f} % of {p.a}'s answer code is in "
+             f"{p.b}'s, {100 * p.b_in_a:.0f} % of {p.b}'s in {p.a}'s")
+    _say(f"wrote {result.report} and {result.table} (every pair). "
+         + ("Open the report, read the matching code of each pair side by side, and look at "
+            "both notebooks before you talk to the students: a high share is a reason to look, "
+            "not a verdict." if flagged else
+            "Nothing to look at above the threshold; the CSV has every pair, most alike first."))
     return 0
 
 
@@ -145,6 +213,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only the assignments whose student notebook is missing")
     p.set_defaults(run=_cmd_release)
 
+    p = sub.add_parser("release-feedback", help="graders: hand the feedback pages back "
+                       "through nbgrader's exchange",
+                       description="Put the scrubbed feedback page of every graded row (no "
+                       "hidden-test source), with the written answers' hand-graded scores and "
+                       "comments from the gradebook, where nbgrader's release_feedback finds it, "
+                       "and run it: students fetch their own page with nbgrader fetch_feedback.")
+    p.add_argument("assignment", metavar="ASSIGNMENT", help="e.g. 01_convolution")
+    p.add_argument("--submitted", default="submitted", help="folder of submissions")
+    p.add_argument("--out", default="grades", help="the folder cnncourse grade wrote")
+    p.add_argument("--db-url", default=None, help="the gradebook (default: the course's)")
+    p.add_argument("--exchange", metavar="PATH", default=None,
+                   help="the exchange's root (default: the course config's Exchange.root)")
+    p.set_defaults(run=_cmd_release_feedback)
+
     p = sub.add_parser("check", help="students: run a notebook and show how each test went",
                        description="Run the notebook in a fresh kernel and print one row per "
                        "graded test. Exits 1 when a visible test fails.")
@@ -180,6 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how a file name in the zip names its student: nbgrader's "
                    "FileNameCollectorPlugin.named_regexp on the extracted path, with "
                    "student_id and file_id groups (default: 'alice_01_convolution.ipynb')")
+    p.add_argument("--lms", choices=("canvas", "moodle", "blackboard"), default=None,
+                   help="with --zip: the zip is this LMS's bulk download; use its file names "
+                   "(instead of --names) and each student's newest attempt")
     p.add_argument("--max-output-mb", type=_number(float, 0, above=True), default=5.0,
                    help="outputs a graded notebook may keep; more is cut and flagged (default 5)")
     p.add_argument("--cold-kernels", action="store_true",
@@ -204,8 +289,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true",
                    help="after an interrupted run: keep the graded rows of --out/grades.csv "
                    "whose submission is byte-identical to the file there now, grade the rest")
+    p.add_argument("--student", action="append", metavar="NAME",
+                   help="grade (or regrade) only this student, the folder name in --submitted; "
+                   "repeat for several. The other rows of --out/grades.csv, their feedback "
+                   "pages and their gradebook records stay as they are")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=_cmd_grade)
+
+    p = sub.add_parser("similarity", help="graders: pairs of students whose answers look copied",
+                       description="Compare the answer cells of every submitted/<student>/"
+                       "<assignment>/ notebook with every other's (copydetect; the release's own "
+                       "code, stubs and docstrings, never counts) and write an HTML report of "
+                       "the pairs above the threshold, their matching code side by side, and a "
+                       "CSV of every pair. A high share is a reason to look, not a verdict.")
+    p.add_argument("assignment", metavar="ASSIGNMENT", help="e.g. 01_convolution")
+    p.add_argument("--submitted", default="submitted", help="folder of submissions")
+    p.add_argument("--out", default="grades/similarity",
+                   help="folder for <assignment>.html and <assignment>.csv "
+                   "(default grades/similarity)")
+    p.add_argument("--threshold", type=_number(float, 0), default=None,
+                   help="flag a pair when more than this share (0 to 1) of either student's "
+                   "answer code is in the other's (default 0.5)")
+    p.add_argument("--noise", type=_number(int, 1), default=None,
+                   help="the shortest match, in characters of tokenized code (names replaced "
+                   "by one letter, no spaces or comments): copydetect's noise threshold "
+                   "(default 50, about three lines)")
+    p.add_argument("--guarantee", type=_number(int, 1), default=None,
+                   help="matches this long are never missed: copydetect's guarantee threshold, "
+                   "at least --noise (default: --noise)")
+    p.set_defaults(run=_cmd_similarity)
+
+    p = sub.add_parser("export", help="graders: the gradebook as an LMS's grade import CSV",
+                       description="Write the CSV that Canvas's or Moodle's gradebook imports: "
+                       "a row per student of the nbgrader gradebook, a column per assignment "
+                       "with the total score (autograded plus manual), empty without a "
+                       "submission.")
+    p.add_argument("--format", required=True, choices=("canvas", "moodle"))
+    p.add_argument("--out", metavar="FILE", default=None,
+                   help="where to write it (default: grades/<format>-import.csv)")
+    p.add_argument("--db-url", default=None,
+                   help="the gradebook (default: the course's db_url, else sqlite:///gradebook.db)")
+    p.set_defaults(run=_cmd_export)
     return parser
 
 

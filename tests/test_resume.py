@@ -168,3 +168,43 @@ def test_resume_with_nothing_left_to_grade_keeps_everything_quietly(uninterrupte
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-3000:]
     assert "grading 0 notebook(s)" in result.stdout, result.stdout
     assert _table(root) == before
+
+
+def test_one_student_is_regraded_and_nobody_else_is_touched(uninterrupted, tmp_path):
+    """A regrade request: s00 (wrong halve, 3 / 4) hands in a fixed notebook and the grader runs
+    `grade --student s00`. s00's row, page and gradebook record become 4 / 4; every other row
+    of grades.csv (seconds too), every other page (its bytes and its time) and every other
+    gradebook record stay exactly as they were; the report still shows the whole class."""
+    root = tmp_path / "course"
+    shutil.copytree(uninterrupted, root)
+    pages = {p: (p.read_bytes(), p.stat().st_mtime_ns)
+             for p in (root / "grades" / "feedback").rglob("*.html")}
+    rows_before, book_before = {r["student"]: r for r in _csv(root)}, _gradebook(root)
+    assert rows_before["s00"]["score"] == "3"
+    release = read_notebook(root / "notebooks" / "00_toy" / "00_toy.ipynb")
+    nbformat.write(with_answers(release, RIGHT), root / "submitted" / "s00" / "00_toy" /
+                   "00_toy.ipynb")
+    result = subprocess.run([*GRADE, "--student", "s00"], cwd=root, capture_output=True,
+                            text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "grading 1 notebook(s) of 1 student(s)" in result.stdout, result.stdout
+    rows = {r["student"]: r for r in _csv(root)}
+    assert rows["s00"]["score"] == "4" and rows["s00"]["status"] == "graded"
+    assert {s: r for s, r in rows.items() if s != "s00"} == \
+        {s: r for s, r in rows_before.items() if s != "s00"}
+    book = _gradebook(root)
+    assert sum(score for _, score in book["s00"]) == 4, book["s00"]
+    assert {s: g for s, g in book.items() if s != "s00"} == \
+        {s: g for s, g in book_before.items() if s != "s00"}
+    for page, (data, mtime) in pages.items():
+        if page.parent.name != "s00":
+            assert (page.read_bytes(), page.stat().st_mtime_ns) == (data, mtime), page
+    page = root / "grades" / "feedback" / "s00" / "00_toy.html"
+    assert "Score: 4 / 4" in page.read_text() and page.read_bytes() != pages[page][0]
+    assert f"{len(STUDENTS) + 1} student(s), {len(STUDENTS) + 1} row(s)" in result.stdout, \
+        result.stdout  # the summary and the report cover the whole class
+    missing = subprocess.run([*GRADE, "--student", "nobody"], cwd=root, capture_output=True,
+                             text=True, timeout=300)
+    assert missing.returncode == 2, missing.stdout + missing.stderr
+    assert "no submission folder for nobody" in missing.stderr and "s00" in missing.stderr, \
+        missing.stderr

@@ -52,6 +52,9 @@ def test_a_row_reads_as_grades_csv_writes_it():
               seconds=1.234, submission="ab12")
     assert row.csv() == {"student": "alice", "assignment": "00_toy", "status": "graded",
                          "score": "3", "max_score": "4", "flags": "renamed: x; y",
-                         "seconds": "1.2", "submission": "ab12"}
+                         "seconds": "1.2", "submission": "ab12", "penalty": "",
+                         "seconds_late": ""}
     assert list(row.csv()) == list(Row.COLUMNS)
+    late = Row("bob", "00_toy", Status.GRADED, 3.2, 4.0, penalty=0.8, seconds_late=129600.4)
+    assert (late.csv()["penalty"], late.csv()["seconds_late"]) == ("0.8", "129600")
     assert f"{Status.TIMED_OUT}" == "timed out" and str(Status.EMPTY) == "empty file"

@@ -60,11 +60,13 @@ def lock(db_url: str):
 
 
 def register(root: Path, assignments: list[str], db_url: str) -> None:
-    """Make the course gradebook know each assignment (generated in a scratch copy)."""
+    """Make the course gradebook know each assignment (generated in a scratch copy). An
+    assignment the grader added with only a due date (`nbgrader db assignment add NAME
+    --duedate=...`) gets its notebooks and cells; its due date stays."""
     from nbgrader.api import Gradebook
 
     with Gradebook(db_url) as gb:
-        known = {a.name for a in gb.assignments}
+        known = {a.name for a in gb.assignments if a.notebooks}
     for a in assignments:
         if a not in known:
             with tempfile.TemporaryDirectory(prefix="cnncourse-register-") as tmp:
@@ -92,6 +94,9 @@ def record(gb, row) -> None:
             if g.name in row.cells:
                 g.auto_score = row.cells[g.name][0]
                 g.needs_manual_grade = False
+        # the late penalty of the notebook (one per assignment here), as nbgrader's
+        # AssignLatePenalties sets it: nbgrader's export subtracts it from the score
+        nb.late_submission_penalty = row.penalty or None
     gb.db.commit()
 
 

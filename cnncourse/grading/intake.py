@@ -100,10 +100,12 @@ def _drop_duplicate_cells(nb, sub: Submission) -> None:
 
 
 def zip_collect(root: Path, assignment: str, archive: Path, names: str, submitted: Path,
-                say=print) -> int:
+                say=print, lms=None) -> int:
     """Collect an LMS zip into `submitted/<student>/<assignment>/` with nbgrader's zip_collect
     (``downloaded/<assignment>/archive/`` in, its FileNameCollectorPlugin with `names` as the
-    named_regexp). Returns how many notebooks are there then."""
+    named_regexp). With `lms` (a `cnncourse.grading.lms.Lms`) its file-naming rule replaces
+    `names`, and only each student's newest attempt goes in (`lms.select_attempts`). Returns
+    how many notebooks are there then."""
     import shutil
     import subprocess
     import sys
@@ -116,9 +118,23 @@ def zip_collect(root: Path, assignment: str, archive: Path, names: str, submitte
         raise CourseError(f"no file {archive}: give the zip the LMS let you download")
     if not zipfile.is_zipfile(archive):
         raise CourseError(f"{archive} is not a zip archive")
+    from cnncourse.grading.lms import select_attempts
+
+    names = lms.names if lms else names
+    kept, older = select_attempts(archive, names, lms)
     inbox = root / "downloaded" / assignment / "archive"
+    if inbox.is_dir():  # an earlier download of this assignment must not be collected again
+        shutil.rmtree(inbox)
     inbox.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(archive, inbox / archive.name)
+    if older:  # nbgrader gets a copy of the zip without them
+        with zipfile.ZipFile(archive) as source, \
+                zipfile.ZipFile(inbox / archive.name, "w", zipfile.ZIP_DEFLATED) as copy:
+            for member in kept:
+                copy.writestr(source.getinfo(member), source.read(member))
+    else:
+        shutil.copy2(archive, inbox / archive.name)
+    for member, newer in older:
+        say(f"not collected: {member}, an older attempt than {newer}")
     ensure_bin_on_path()
     result = subprocess.run(
         [sys.executable, "-m", "nbgrader", "zip_collect", assignment, "--force",
@@ -127,8 +143,11 @@ def zip_collect(root: Path, assignment: str, archive: Path, names: str, submitte
         cwd=root, capture_output=True, text=True)
     if result.returncode != 0:
         last = [line for line in result.stderr.splitlines() if line.strip()][-1:]
-        raise CourseError(f"nbgrader zip_collect failed: {last[0] if last else 'no message'}")
-    skipped = [line for line in result.stderr.splitlines() if "Skipped submission" in line]
+        raise CourseError(f"nbgrader zip_collect failed: {last[0] if last else 'no message'}"
+                          f" (named_regexp {names!r})")
+    skipped = [line for line in result.stderr.splitlines()
+               if "Skipped submission" in line and line.endswith(".ipynb")]  # not a .txt
+    what = f"the --lms {lms.name} pattern" if lms else "--names"
     for line in skipped:
-        say("not collected (its name does not match --names): " + line.rsplit(": ", 1)[-1])
+        say(f"not collected (its name does not match {what}): " + line.rsplit(": ", 1)[-1])
     return len(list(Path(submitted).glob(f"*/{assignment}/*.ipynb")))

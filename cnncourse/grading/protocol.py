@@ -137,9 +137,11 @@ class Row:
     feedback: str = ""  # its feedback page, rendered by the worker
     groups: dict = field(default_factory=dict)
     taken: dict = field(default_factory=dict)
+    penalty: float = 0.0  # points taken for late work (`late.LatePolicy`); score is after it
+    seconds_late: float = 0.0
 
     COLUMNS = ("student", "assignment", "status", "score", "max_score", "flags", "seconds",
-               "submission")
+               "submission", "penalty", "seconds_late")
 
     def csv(self) -> dict:
         """The row as grades.csv writes it."""
@@ -148,4 +150,6 @@ class Row:
                 "score": "" if self.score is None else f"{self.score:g}",
                 "max_score": "" if self.max_score is None else f"{self.max_score:g}",
                 "flags": "; ".join(self.flags), "seconds": f"{self.seconds:.1f}",
-                "submission": self.submission}
+                "submission": self.submission,
+                "penalty": f"{self.penalty:g}" if self.penalty else "",
+                "seconds_late": f"{self.seconds_late:.0f}" if self.seconds_late else ""}

@@ -26,14 +26,16 @@ class Results:
 
     def __init__(self, out: Path, db_url: str, kept: list[Row] | None = None,
                  hidden: dict[str, set[str]] | None = None,
-                 ours: set[tuple[str, str]] | None = None):
+                 ours: set[tuple[str, str]] | None = None, late=None):
         """`kept`: rows of the last run that stand (--resume); `ours`: the (student,
         assignment) pairs this run grades: every other row of an existing grades.csv (another
         assignment, a student not in this run's folder) is carried over, so grades.csv keeps
-        one row per student and assignment ever graded into `out`."""
+        one row per student and assignment ever graded into `out`; `late`: the course's
+        `late.LatePolicy`, which prices each late graded row before it is written."""
         from nbgrader.api import Gradebook
 
         self.out, self.db_url, self.hidden = Path(out), db_url, hidden or {}
+        self.late = late
         self.out.mkdir(parents=True, exist_ok=True)
         self.rows: list[Row] = []
         self.path = self.out / "grades.csv"
@@ -50,6 +52,8 @@ class Results:
 
     def add(self, row: Row) -> None:
         """A finished row: its page, its gradebook record and its line in grades.csv, now."""
+        if self.late is not None:
+            row = self.late.apply(row)
         self._page(row)
         with gradebook.lock(self.db_url):  # other graders may share the gradebook
             gradebook.record(self._gradebook, row)
@@ -114,7 +118,9 @@ def previous(out: Path, *, graded_only: bool = True) -> dict[tuple[str, str], Ro
                 row = Row(r["student"], r["assignment"], status, score, most,
                           flags=[x for x in (r.get("flags") or "").split("; ") if x],
                           seconds=float(r.get("seconds") or 0),
-                          submission=r.get("submission") or "")
+                          submission=r.get("submission") or "",
+                          penalty=float(r.get("penalty") or 0),
+                          seconds_late=float(r.get("seconds_late") or 0))
             except (KeyError, ValueError, TypeError):
                 continue
             if graded_only and (status != Status.GRADED or not row.submission

@@ -31,6 +31,7 @@ import nbformat
 from cnncourse.course import generate, load_config
 from cnncourse.grading import gradebook, intake, procs
 from cnncourse.grading.feedback import taken_by_verification
+from cnncourse.grading.late import LatePolicy
 from cnncourse.grading.protocol import Job, Limits, Page, Ready, Reply, Row, Status
 from cnncourse.grading.results import Results, previous
 from cnncourse.grading.verify import reconcile, unverified
@@ -282,7 +283,7 @@ def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, 
                 db_url: str | None = None, max_output_mb: float = 5.0, say=print,
                 progress: bool = True, warm_kernels: bool = True, jail: bool = True,
                 resume: bool = False, scheduler: str | None = None,
-                security=None) -> list[Row]:
+                security=None, students: list[str] | None = None) -> list[Row]:
     """Grade every student folder in `submitted` for `assignments`; write `out/grades.csv`,
     `out/feedback/`, `out/report.html` and the gradebook, each row as it is done.
 
@@ -295,7 +296,13 @@ def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, 
     `jail` student code runs as the grader, which the output says. With `scheduler` (a Dask
     scheduler's address; `security` its `distributed.security.Security`) the notebooks are
     graded on that cluster's workers (`cnncourse.grading.cluster`), each worker jailed as
-    here; this process still writes every result. Returns the rows, in student order."""
+    here; this process still writes every result. With `students` (folder names in
+    `submitted`), only those are graded, or graded again: every other row of `out/grades.csv`,
+    its feedback page and its gradebook record stay as they are (a regrade request). Returns
+    the rows, in student order.
+
+    Raises:
+        CourseError: a name in `students` has no folder in `submitted`; no jail (above)."""
     from cnncourse.grading.jail import as_root, available
 
     root, submitted, out = Path(root).resolve(), Path(submitted).resolve(), Path(out).resolve()
@@ -304,6 +311,14 @@ def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, 
     limits = Limits(notebook_s=timeout, memory_gb=memory_gb,
                     max_output_bytes=int(max_output_mb * 2**20))
     everyone = intake.students(submitted)
+    if students:
+        missing = sorted(set(students) - set(everyone))
+        if missing:
+            there = ", ".join(everyone[:8]) + (", ..." if len(everyone) > 8 else "")
+            raise CourseError(
+                f"no submission folder for {', '.join(missing)} in {submitted} (students there: "
+                f"{there or 'none'}); --student takes the folder name of submitted/<student>/")
+        everyone = sorted(set(students))
     # on a cluster, each Dask worker's jail is checked there (`cluster.ClusterRun.start`)
     why = "--no-jail" if not jail else None if scheduler else available()
     jailed = why is None
@@ -360,7 +375,8 @@ def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, 
             hidden = {a: hidden_test_ids(read_notebook(root / "solutions" / a / f"{a}.ipynb"))
                       for a in assignments}
             ours = {(s, a) for s in everyone for a in assignments}
-            run.results = Results(out, db_url, kept, hidden, ours=ours)
+            late = LatePolicy.load(root, assignments, db_url, submitted)
+            run.results = Results(out, db_url, kept, hidden, ours=ours, late=late)
             for row in run.results.rows:  # rows of other runs kept in grades.csv: the report
                 if row.status == Status.GRADED and not row.cells:  # reads their cells
                     row.cells = gradebook.autograded_scores(db_url, row.assignment, row.student)
