@@ -51,6 +51,12 @@ def _cmd_release_feedback(args) -> int:
     name = resolve_assignments(root, [args.assignment])[0]
     db_url = args.db_url or load_config(root).CourseDirectory.get("db_url") or \
         f"sqlite:///{root / 'gradebook.db'}"
+    if args.lms:
+        from cnncourse.grading.handback import lms_feedback_zip
+
+        lms_feedback_zip(root, name, Path(args.out), Path(args.submitted), db_url, args.lms,
+                         say=_say)
+        return 0
     release_feedback(root, name, Path(args.out), Path(args.submitted), db_url,
                      exchange=args.exchange, say=_say)
     return 0
@@ -214,17 +220,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_cmd_release)
 
     p = sub.add_parser("release-feedback", help="graders: hand the feedback pages back "
-                       "through nbgrader's exchange",
+                       "through nbgrader's exchange, or as a zip for the LMS",
                        description="Put the scrubbed feedback page of every graded row (no "
                        "hidden-test source), with the written answers' hand-graded scores and "
                        "comments from the gradebook, where nbgrader's release_feedback finds it, "
-                       "and run it: students fetch their own page with nbgrader fetch_feedback.")
+                       "and run it: students fetch their own page with nbgrader fetch_feedback. "
+                       "With --lms, write them into one zip for that LMS's bulk feedback upload "
+                       "instead.")
     p.add_argument("assignment", metavar="ASSIGNMENT", help="e.g. 01_convolution")
     p.add_argument("--submitted", default="submitted", help="folder of submissions")
     p.add_argument("--out", default="grades", help="the folder cnncourse grade wrote")
     p.add_argument("--db-url", default=None, help="the gradebook (default: the course's)")
     p.add_argument("--exchange", metavar="PATH", default=None,
                    help="the exchange's root (default: the course config's Exchange.root)")
+    p.add_argument("--lms", choices=("canvas", "moodle"), default=None,
+                   help="instead of the exchange: a zip of the pages for that LMS's bulk "
+                   "feedback upload, named as its download (collected with grade --zip --lms) "
+                   "named each student's files, in --out")
     p.set_defaults(run=_cmd_release_feedback)
 
     p = sub.add_parser("check", help="students: run a notebook and show how each test went",

@@ -96,7 +96,8 @@ def test_release_fetch_submit_collect_grade_export_feedback(tmp_path, cli):
         gb.db.commit()
     handed = cli("release-feedback", "00_toy", "--exchange", str(exchange), cwd=root)
     assert handed.returncode == 0, handed.stdout + handed.stderr
-    assert "released 2 feedback page(s) of 00_toy" in handed.stdout, handed.stdout
+    assert "2 feedback page(s) of 00_toy released to nbgrader's exchange" in handed.stdout, \
+        handed.stdout
     assert "1 page(s) show written answers not yet graded by hand (bob)" in handed.stdout
     source = read_notebook(root / "solutions" / "00_toy" / "00_toy.ipynb")
     hidden = {line.strip() for cell in source.cells if BEGIN_HIDDEN in cell.source

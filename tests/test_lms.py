@@ -271,3 +271,60 @@ def test_export_without_a_gradebook_says_so(tmp_path, cli):
                  f"sqlite:///{tmp_path / 'none.db'}", cwd=tmp_path)
     assert result.returncode == 2 and "no gradebook at" in result.stderr
     assert not (tmp_path / "none.db").exists()
+
+
+def test_the_graded_canvas_class_gets_a_feedback_zip_canvas_files_under_each_submission(
+        canvas_class, cli):
+    """`release-feedback --lms canvas`: one page per graded student, named as the download named
+    their notebook, so that Canvas's "Re-Upload Submissions" (the first two all-digit parts of
+    a name: user id, attachment id) attaches each page to its own submission."""
+    import zipfile
+
+    root, _, rows = canvas_class
+    result = cli("release-feedback", "00_toy", "--lms", "canvas", cwd=root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    target = root / "grades" / "feedback-00_toy-canvas.zip"
+    assert "3 feedback page(s) of 00_toy in grades/feedback-00_toy-canvas.zip" in result.stdout, \
+        result.stdout
+    with zipfile.ZipFile(target) as z:
+        pages = {name: z.read(name).decode() for name in z.namelist()}
+    assert set(pages) == {"doejane_123_9050_00_toy-feedback.html",
+                          "smithbob_LATE_456_9010_00_toy-feedback.html",
+                          "leeann_321_9030_00_toy-feedback.html"}
+    for name, page in pages.items():
+        user, attachment = [p for p in name.split("_") if p.isdigit()][:2]
+        assert f"Score: {rows[user]['score']} / 4" in page, name
+        assert attachment in {"9050", "9010", "9030"}
+    assert "x = np.random.default_rng(0).normal(size=7)" not in "".join(pages.values()), \
+        "a hidden test's line"
+    refused = cli("release-feedback", "00_toy", "--lms", "moodle", cwd=root)
+    assert refused.returncode == 2 and "not collected from a moodle download" in refused.stderr
+
+
+def test_a_moodle_class_gets_a_feedback_zip_moodle_files_under_each_participant(
+        tmp_path, cli):
+    """Moodle's folders and flat names both give "<Full Name>_<participant>_assignsubmission_
+    file_<page>": its zip importer splits a name at the first four "_" (full name, participant
+    number, plugin type, plugin name, the file)."""
+    root = make_toy_course(tmp_path / "course")
+    assert cli("release", cwd=root).returncode == 0
+    release = read_notebook(root / "notebooks" / "00_toy" / "00_toy.ipynb")
+    right = nbformat.writes(with_answers(release, RIGHT))
+    archive = _zip(tmp_path / "C1-Convolution-42.zip", {
+        "Jane Doe_11_assignsubmission_file_/00_toy.ipynb": right,
+        "Wei Zhao_14_assignsubmission_file_00_toy.ipynb": right,
+    })
+    result = cli("grade", "00_toy", "--zip", archive, "--lms", "moodle", "--jobs", "1",
+                 "--no-progress", cwd=root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    handed = cli("release-feedback", "00_toy", "--lms", "moodle", cwd=root)
+    assert handed.returncode == 0, handed.stdout + handed.stderr
+    with zipfile.ZipFile(root / "grades" / "feedback-00_toy-moodle.zip") as z:
+        names = sorted(z.namelist())
+    assert names == ["Jane Doe_11_assignsubmission_file_00_toy-feedback.html",
+                     "Wei Zhao_14_assignsubmission_file_00_toy-feedback.html"]
+    for name in names:
+        full_name, participant, plugin_type, plugin, _ = name.split("_", 4)
+        assert participant.isdigit() and (plugin_type, plugin) == ("assignsubmission", "file")
+    blackboard = cli("release-feedback", "00_toy", "--lms", "blackboard", cwd=root)
+    assert blackboard.returncode == 2, "argparse refuses an LMS without a feedback upload"

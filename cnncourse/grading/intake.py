@@ -135,6 +135,17 @@ def zip_collect(root: Path, assignment: str, archive: Path, names: str, submitte
         shutil.copy2(archive, inbox / archive.name)
     for member, newer in older:
         say(f"not collected: {member}, an older attempt than {newer}")
+    manifest = root / "downloaded" / assignment / "lms.json"
+    manifest.unlink(missing_ok=True)
+    if lms:  # how the LMS names each student's files: its feedback upload needs the same
+        import json
+
+        from cnncourse.grading.lms import feedback_prefixes
+
+        manifest.write_text(json.dumps({"lms": lms.name, "archive": archive.name,
+                                        "prefixes": feedback_prefixes(archive, kept, lms,
+                                                                      assignment)},
+                                       indent=1, ensure_ascii=False))
     ensure_bin_on_path()
     result = subprocess.run(
         [sys.executable, "-m", "nbgrader", "zip_collect", assignment, "--force",

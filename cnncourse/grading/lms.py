@@ -191,6 +191,44 @@ def select_attempts(archive: Path, names: str, lms: Lms | None = None
     return kept, older
 
 
+def feedback_prefixes(archive: Path, kept: list[str], lms: Lms, assignment: str
+                      ) -> dict[str, str]:
+    """{student id: the start of the names the LMS's bulk feedback upload files under that
+    student}: the name of their collected notebook up to its own file name, with a folder's
+    "/" taken out (`feedback_name`). Where a student handed in several notebooks, the one
+    collected as `assignment` decides."""
+    pattern = compile_names(lms.names)
+    prefix = f"/extracted/{Path(archive).stem}/"
+    found: dict[str, tuple[bool, str]] = {}
+    for member in kept:
+        match = pattern.match(prefix + member) if member.endswith(".ipynb") else None
+        if not match:
+            continue
+        start = match.start("file_id") - len(prefix)
+        mine = PurePosixPath(match.group("file_id")).stem == assignment
+        if match.group("student_id") not in found or mine:
+            found[match.group("student_id")] = (mine, member[:start].replace("/", ""))
+    return {student: value for student, (_, value) in found.items()}
+
+
+def feedback_name(lms: Lms, prefix: str, assignment: str) -> str:
+    """The name a feedback page takes in `lms`'s bulk feedback upload.
+
+    Canvas ("Re-upload submissions", Assignment#generate_comments_from_files in canvas-lms)
+    reads the first two all-digit parts of a file name split at "_" as the user id and the
+    attachment id of the submission, and attaches the file to it as a comment: the download's
+    "<name>_<user id>_<attachment id>_" prefix. Moodle ("Upload multiple feedback files in a
+    zip", assignfeedback_file's zip importer) splits a name at its first four "_": full name,
+    participant number, "assignsubmission", "file", then the file's own name."""
+    if lms.name not in FEEDBACK_UPLOADS:
+        raise CourseError(f"{lms.name} takes no zip of feedback files; hand the pages in "
+                          "grades/feedback/ back one by one")
+    return f"{prefix}{assignment}-feedback.html"
+
+
+FEEDBACK_UPLOADS = ("canvas", "moodle")
+
+
 def _one_person_per_id(seen: dict, lms: Lms) -> None:
     """Refuse two people the LMS names alike (two Moodle students with one full name)."""
     people: dict[str, dict[str, str]] = {}
