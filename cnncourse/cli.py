@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -116,7 +115,10 @@ def _cmd_grade(args) -> int:
                  "grades one notebook at a time (start more workers for more at once)")
 
         security = dask_security(args.scheduler, args.tls_ca_file, args.tls_cert, args.tls_key)
-    jobs = args.jobs if args.jobs is not None else max(1, os.cpu_count() or 1)
+    from cnncourse.grading.env import usable_cores
+
+    # the cores this process may really use (affinity, a container's quota), not os.cpu_count()
+    jobs = args.jobs if args.jobs is not None else usable_cores()
     rows = grade_class(root, submitted, names, out, jobs=jobs, timeout=args.timeout,
                        memory_gb=args.memory_gb, db_url=args.db_url,
                        max_output_mb=args.max_output_mb, warm_kernels=not args.cold_kernels,
@@ -163,8 +165,8 @@ def _cmd_similarity(args) -> int:
     noise = args.noise or sim.DEFAULT_NOISE
     result = sim.similarity(root, name, Path(args.submitted), Path(args.out),
                             threshold=threshold, noise=noise,
-                            guarantee=args.guarantee or max(noise, sim.DEFAULT_GUARANTEE
-                                                            if args.noise is None else noise),
+                            guarantee=args.guarantee or (sim.DEFAULT_GUARANTEE
+                                                         if args.noise is None else noise),
                             say=_say)
     for skipped in result.skipped:
         _say(f"skipped {skipped.student}: {skipped.reason}")
@@ -258,7 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--submitted", default="submitted", help="folder of submissions")
     p.add_argument("--out", default="grades", help="folder for grades.csv")
     p.add_argument("--jobs", type=_number(int, 1), default=None,
-                   help="parallel workers (default: one per core; not used with --scheduler)")
+                   help="parallel workers (default: one per core this process may use, its CPU "
+                   "affinity and container quota; not used with --scheduler). Each kernel gets "
+                   "cores / jobs threads")
     p.add_argument("--notebook-timeout", "--timeout", dest="timeout", default=600,
                    type=_number(float, 0, above=True, unit=" s"),
                    help="seconds one notebook may run, whatever it does (default 600)")

@@ -27,6 +27,7 @@ process, and grades each `protocol.Job` the client sends with it, limits and all
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import functools
 import hashlib
 import importlib.metadata
@@ -151,6 +152,25 @@ class HostedRun(Run):
         self.errors.append(text)
 
 
+def _threads_here() -> int:
+    """A kernel's share of this machine's cores: the cores this Dask worker process may use ÷
+    the Dask workers of the cluster on this host (each grades one notebook at a time)."""
+    from urllib.parse import urlparse
+
+    from distributed import get_client, get_worker
+
+    from cnncourse.grading.env import usable_cores
+
+    host = urlparse(get_worker().address).hostname
+    try:
+        client = get_client()
+        identity = client.sync(client.scheduler.identity, n_workers=-1)
+        here = sum(urlparse(address).hostname == host for address in identity["workers"])
+    except Exception:  # noqa: BLE001 - no answer: count this worker alone
+        here = 1
+    return max(1, usable_cores() // max(1, here))
+
+
 class Host:
     """On one Dask worker process: the unpacked bundle and a `Run` with one grading worker,
     kept for the next task of the same bundle."""
@@ -164,7 +184,8 @@ class Host:
         with tarfile.open(fileobj=io.BytesIO(b.data), mode="r:gz") as tar:
             tar.extractall(self.folder, filter="data")
         self.rows: list[Row] = []
-        self.run = HostedRun(self.folder / "course", list(b.assignments), b.limits, self,
+        limits = dataclasses.replace(b.limits, threads=b.limits.threads or _threads_here())
+        self.run = HostedRun(self.folder / "course", list(b.assignments), limits, self,
                              b.warm, b.jailed, Path(b.log), where=self.folder)
         self.run.template = self.folder / "template"
         self.run.start(1)

@@ -55,11 +55,14 @@ class Limits:
         memory_gb: address-space limit of the worker and its kernels, GiB; 0 for none.
         max_output_bytes: outputs a graded notebook may keep; more is cut and flagged.
         verify_memory_gb: address-space limit of a verification run, GiB.
+        threads: the threads a kernel's numerical libraries may use (its share of the cores,
+            `env.share_threads`); 0 leaves the environment as it is.
     """
 
     notebook_s: float = 600.0
     memory_gb: float = 8.0
     max_output_bytes: int = 5 * 2**20
+    threads: int = 0
 
     @property
     def verify_memory_gb(self) -> float:

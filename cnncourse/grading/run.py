@@ -30,6 +30,7 @@ import nbformat
 
 from cnncourse.course import generate, load_config
 from cnncourse.grading import gradebook, intake, procs
+from cnncourse.grading.env import usable_cores
 from cnncourse.grading.feedback import taken_by_verification
 from cnncourse.grading.late import LatePolicy
 from cnncourse.grading.protocol import Job, Limits, Page, Ready, Reply, Row, Status
@@ -308,8 +309,6 @@ def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, 
     root, submitted, out = Path(root).resolve(), Path(submitted).resolve(), Path(out).resolve()
     db_url = db_url or load_config(root).CourseDirectory.get("db_url") or \
         f"sqlite:///{root / 'gradebook.db'}"
-    limits = Limits(notebook_s=timeout, memory_gb=memory_gb,
-                    max_output_bytes=int(max_output_mb * 2**20))
     everyone = intake.students(submitted)
     if students:
         missing = sorted(set(students) - set(everyone))
@@ -319,6 +318,11 @@ def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, 
                 f"no submission folder for {', '.join(missing)} in {submitted} (students there: "
                 f"{there or 'none'}); --student takes the folder name of submitted/<student>/")
         everyone = sorted(set(students))
+    workers = max(1, min(jobs, len(everyone) * len(assignments)))
+    # each kernel gets its share of the cores (on a cluster, each Dask worker works out its own)
+    limits = Limits(notebook_s=timeout, memory_gb=memory_gb,
+                    max_output_bytes=int(max_output_mb * 2**20),
+                    threads=0 if scheduler else max(1, usable_cores() // workers))
     # on a cluster, each Dask worker's jail is checked there (`cluster.ClusterRun.start`)
     why = "--no-jail" if not jail else None if scheduler else available()
     jailed = why is None
@@ -342,8 +346,8 @@ def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, 
         run = Run(root, assignments, limits, None, warm_kernels, jailed,
                   out / "grader-errors.log")
         # workers start first: they import nbgrader and torch while this process generates
-        run.start(max(1, min(jobs, len(everyone) * len(assignments))))
-        where = f"with {len(run.workers)} worker(s)"
+        run.start(workers)
+        where = f"with {len(run.workers)} worker(s), {limits.threads} thread(s) per kernel"
     try:
         read, jobs_todo, kept = _intake(root, submitted, everyone, assignments, run,
                                         previous(out) if resume else {})
