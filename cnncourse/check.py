@@ -33,7 +33,7 @@ DEFAULT_TIMEOUT = 120
 class Row:
     question: str
     points: float
-    status: str  # "passed", "failed", "not answered", "hidden", "not run", "by hand"
+    status: str  # "passed", "failed", "not answered", "hidden", "not run", "by hand", "not written"
     message: str = ""
     score: float | None = None  # the points the cell earned, where it ran (partial credit)
     groups: list[GroupResult] = field(default_factory=list)
@@ -103,10 +103,13 @@ def tabulate(nb, died: int | None = None) -> list[Row]:
     hidden = hidden_test_ids(nb)
     for cell in graded_cells(nb):
         if cell.kind == "manual":
-            blank = not cell.source.strip() or cell.source.strip() == "YOUR ANSWER HERE"
-            rows.append(Row(cell.grade_id, cell.points, "by hand",
-                            "not written yet: write your answer in its cell" if blank else
-                            "graded by hand; its rubric comes with your feedback"))
+            # as nbgrader's Validate: a written answer left as the release gave it is no answer
+            if not cell.source.strip() or cell.source.strip() == "YOUR ANSWER HERE":
+                rows.append(Row(cell.grade_id, cell.points, "not written",
+                                "write your answer in its cell"))
+            else:
+                rows.append(Row(cell.grade_id, cell.points, "by hand",
+                                "graded by hand (rubric in feedback)"))
             continue
         if cell.kind != "test":
             continue
@@ -157,7 +160,8 @@ def render(rows: list[Row], width: int = 100) -> str:
     earned = sum(r.earned for r in visible)
     possible = sum(r.points for r in visible)
     hidden = sum(r.points for r in rows if r.status == "hidden")
-    by_hand = sum(r.points for r in rows if r.status == "by hand")
+    by_hand = sum(r.points for r in rows if r.status in ("by hand", "not written"))
+    blank = [r for r in rows if r.status == "not written"]
     lines.append("-" * min(width, qw + 60))
     lines.append(f"visible tests: {earned:g} / {possible:g} points")
     if hidden:
@@ -165,7 +169,11 @@ def render(rows: list[Row], width: int = 100) -> str:
     if by_hand:
         lines.append(f"written answers: {by_hand:g} points, graded by your instructor")
     todo = [r for r in visible if r.status != "passed"]
-    if not todo:
+    if not todo and blank:
+        lines.append(f"All visible tests pass. {len(blank)} written answer(s) still blank "
+                     f"({', '.join(r.question for r in blank)}): write them, save the notebook "
+                     "and submit it.")
+    elif not todo:
         lines.append("All visible tests pass. Save the notebook and submit it.")
     elif all(r.status == "not answered" for r in todo):
         lines.append(f"{len(todo)} test(s) wait for answers: fill in the cells marked "
@@ -179,7 +187,8 @@ def render(rows: list[Row], width: int = 100) -> str:
 
 def check(path: str | Path, timeout: int = DEFAULT_TIMEOUT, say=print,
           progress: bool = True) -> int:
-    """Run the check and print the table; returns the exit status (0: every visible test passes)."""
+    """Run the check and print the table; returns the exit status (0: every visible test passes
+    and no written answer is blank, as nbgrader's Validate wants it)."""
     path = Path(path)
     nb = read_notebook(path)
     if not any(c.kind == "test" for c in graded_cells(nb)):

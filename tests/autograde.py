@@ -50,6 +50,13 @@ def reference_answers(source: nbformat.NotebookNode) -> dict[str, str]:
     }
 
 
+def written_answers(source: nbformat.NotebookNode) -> dict[str, str]:
+    """The instructor's model answers of the written (hand-graded) cells, without their
+    rubric, as a student who answered them would hand them in; by grade_id."""
+    return {c.grade_id: c.source.split("**Rubric**")[0].strip()
+            for c in graded_cells(source) if c.kind == "manual"}
+
+
 @dataclass
 class Graded:
     """What nbgrader recorded for one submission: autograded test cells only."""

@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from autograde import reference_answers, source_notebook, with_answers
+from autograde import reference_answers, source_notebook, with_answers, written_answers
 from harness import assignments
 from test_lab import _free_port, serving
 
@@ -51,8 +51,9 @@ def lab(tmp_path_factory):
                         ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     answered = course / "notebooks" / ANSWERED / f"{ANSWERED}-answered.ipynb"
     release = read_notebook(course / "notebooks" / ANSWERED / f"{ANSWERED}.ipynb")
-    write_notebook(with_answers(release, reference_answers(source_notebook(ROOT, ANSWERED))),
-                   answered)
+    source = source_notebook(ROOT, ANSWERED)  # the code answers and the written ones
+    write_notebook(with_answers(release, {**reference_answers(source),
+                                          **written_answers(source)}), answered)
     port, token = _free_port(), secrets.token_hex(16)
     bindir = Path(sys.executable).parent
     env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"}

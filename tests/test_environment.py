@@ -30,6 +30,10 @@ def _conda_pins() -> tuple[dict[str, str], list]:
             continue
         name, _, version = dep.partition("=")
         pins[name.strip().lower()] = version.strip()
+    for line in pip_section:  # packages only on PyPI, pinned in the pip section
+        found = re.fullmatch(r"([A-Za-z0-9_.-]+)==(\S+)", line.split("#")[0].strip())
+        if found:
+            pins[found.group(1).lower()] = found.group(2)
     return pins, pip_section
 
 

@@ -35,7 +35,7 @@ PINNED: dict[str, set[str]] = {
     "cnncourse.claims": {"claim_box"},
     "cnncourse.curves": {"plot_curves"},
     "cnncourse.data": {"mnist_arrays", "mnist_loaders", "normalize_images"},
-    "cnncourse.device": {"pick_device"},
+    "cnncourse.device": {"pick_device", "use_threads"},
     "cnncourse.gradcheck": {"numerical_gradient", "relative_error"},
     "cnncourse.diagnostics": {
         "confusion_matrix", "layer_outputs", "plot_confusion_matrix", "show_filters",

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from autograde import reference_answers, source_notebook, with_answers
+from autograde import reference_answers, source_notebook, with_answers, written_answers
 from harness import ROOT
 
-from cnncourse.notebooks import nbgrader_meta, parse_notebook, read_notebook
+from cnncourse.notebooks import graded_cells, nbgrader_meta, parse_notebook, read_notebook
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("submissions")]
 
@@ -37,6 +37,10 @@ def _release(a):
 
 def _reference(a):
     return reference_answers(source_notebook(ROOT, a))
+
+
+# what 02's reference answers earn: every autograded test cell (written answers are by hand)
+SIZE_POINTS = sum(c.points for c in graded_cells(source_notebook(ROOT, SIZE)) if c.kind == "test")
 
 
 def _index(nb, grade_id: str) -> int:
@@ -270,18 +274,18 @@ def test_a_cheat_is_still_refuted_and_the_page_says_why(graded):
 @pytest.mark.parametrize("student", ["alice", "old44", "colab", "v3", "bom", *ODD_IDS])
 def test_every_valid_notebook_and_every_student_id_is_graded(graded, student):
     course, _ = graded
-    row = _graded(_rows(course), student, SIZE, 22)
+    row = _graded(_rows(course), student, SIZE, SIZE_POINTS)
     assert not row["flags"], row["flags"]
     assert (course / "grades" / "feedback" / student / f"{SIZE}.html").is_file()
 
 
 def test_metadata_nbconvert_rejects_still_gets_a_feedback_page(graded):
     course, _ = graded
-    row = _graded(_rows(course), "widgets", SIZE, 22)
+    row = _graded(_rows(course), "widgets", SIZE, SIZE_POINTS)
     assert not row["flags"], row["flags"]
     page = course / "grades" / "feedback" / "widgets" / f"{SIZE}.html"
     text = page.read_text()
-    assert "Score: 22 / 22" in text and "conv_output_size" in text
+    assert f"Score: {SIZE_POINTS:g} / {SIZE_POINTS:g}" in text and "conv_output_size" in text
 
 
 def test_work_in_another_notebook_is_flagged_and_listed(graded):
@@ -319,7 +323,7 @@ RESUBMITTED = {"alice": "", "bom": '{"cells": [ not json', "old44": None}  # Non
 
 
 def test_a_resubmission_that_cannot_be_graded_leaves_no_score_anywhere(graded, cli, tmp_path):
-    """alice was graded 22/22; she resubmits an empty file; the grade run again leaves no
+    """alice was graded full marks; she resubmits an empty file; the grade run again leaves no
     score for her in the gradebook, in `nbgrader export`, or on a feedback page. The same for
     every status that is not `graded` (here: not JSON, a missing notebook)."""
     from nbgrader.api import Gradebook, MissingEntry
@@ -351,9 +355,10 @@ def test_a_resubmission_that_cannot_be_graded_leaves_no_score_anywhere(graded, c
                 gb.find_submission(SIZE, student)
             row = exported[student]  # nbgrader's export of a student with no submission
             assert float(row["score"]) == 0 and not row["timestamp"], row
-        assert gb.find_submission(SIZE, "colab").score == 22  # the others keep theirs
+        assert gb.find_submission(SIZE, "colab").score == SIZE_POINTS  # the others keep theirs
     # and so does grades.csv: this run replaced only the rows of its own students
-    assert rows[("colab", SIZE)]["score"] == "22" and rows[("helper", POOL)]["score"] == "14"
+    assert rows[("colab", SIZE)]["score"] == f"{SIZE_POINTS:g}" and \
+        rows[("helper", POOL)]["score"] == "14"
     assert len(rows) == len(set(_pooling_class()) | set(_size_files())) * 2
 
 
@@ -401,13 +406,14 @@ def test_every_notebook_nbformat_reads_is_normalised_to_4_5(shape):
     assert all(ids) and len(set(ids)) == len(ids)
     nbformat.validate(nb)
     answers = {nbgrader_meta(c).get("grade_id"): c.source for c in nb.cells
-               if nbgrader_meta(c).get("solution")}
+               if nbgrader_meta(c).get("solution") and c.cell_type == "code"}
     assert answers == {k: v for k, v in _reference(SIZE).items()}
 
 
 def test_check_reads_what_grade_reads(cli, tmp_path):
     """A UTF-8 file with a byte-order mark, graded by `grade`, is checked by `check` too."""
-    good = with_answers(_release(SIZE), _reference(SIZE))
+    good = with_answers(_release(SIZE), {**_reference(SIZE),
+                                         **written_answers(source_notebook(ROOT, SIZE))})
     path = tmp_path / f"{SIZE}.ipynb"
     path.write_bytes(b"\xef\xbb\xbf" + nbformat.writes(good).encode())
     result = cli("check", path, "--no-progress")
