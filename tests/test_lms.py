@@ -142,7 +142,7 @@ def test_two_moodle_students_of_one_name_are_refused(course, tmp_path):
 def test_blackboard_keeps_the_last_attempt(course, tmp_path):
     """Blackboard: "<assignment>_<username>_attempt_<YYYY-MM-DD-HH-MM-SS>_<file>", a .txt
     receipt per attempt; the newest attempt is kept (at 09:30, which nbgrader's own timestamp
-    parsing would have read as 09:00)."""
+    parsing would have read as 09:00), and when it was handed in is its timestamp.txt."""
     archive = _zip(tmp_path / "gradebook_C1_Convolution.zip", {
         "Convolution_1_jdoe_attempt_2026-01-30-15-00-00_00_toy.ipynb": _notebook("jdoe 1"),
         "Convolution_1_jdoe_attempt_2026-01-30-15-00-00.txt": "receipt",
@@ -152,8 +152,16 @@ def test_blackboard_keeps_the_last_attempt(course, tmp_path):
     })
     submitted = tmp_path / "submitted"
     assert intake.zip_collect(course, "00_toy", archive, "", submitted, lms=lms.BLACKBOARD) == 2
-    assert _collected(submitted, "jdoe") == {"00_toy.ipynb": _notebook("jdoe 2")}
-    assert _collected(submitted, "asmith")["00_toy.ipynb"] == _notebook("asmith")
+    # when each was handed in, from the name (the course's time zone: UTC), for late work
+    assert _collected(submitted, "jdoe") == {"00_toy.ipynb": _notebook("jdoe 2"),
+                                             "timestamp.txt": "2026-02-01 09:30:00.000000 UTC"}
+    assert _collected(submitted, "asmith") == {"00_toy.ipynb": _notebook("asmith"),
+                                               "timestamp.txt": "2026-01-29 10:00:00.000000 UTC"}
+    found = lms.handed_in(archive, ["Convolution_1_jdoe_attempt_2026-02-01-09-30-00_00_toy.ipynb"],
+                          lms.BLACKBOARD, "Europe/Berlin")  # winter: UTC+1
+    assert found == {"jdoe": "2026-02-01 08:30:00.000000 UTC"}
+    with pytest.raises(CourseError, match="no IANA time zone"):
+        lms.handed_in(archive, [], lms.BLACKBOARD, "Mars/Olympus")
 
 
 def test_lms_and_names_together_are_refused(course, cli, tmp_path):

@@ -158,6 +158,15 @@ def zip_collect(root: Path, assignment: str, archive: Path, names: str, submitte
                           f" (named_regexp {names!r})")
     skipped = [line for line in result.stderr.splitlines()
                if "Skipped submission" in line and line.endswith(".ipynb")]  # not a .txt
+    if lms and lms.stamp:  # when each attempt was handed in, for late work
+        from cnncourse.course import load_config
+        from cnncourse.grading.lms import handed_in
+
+        zone = load_config(root).Exchange.get("timezone", "UTC")
+        for student, when in handed_in(archive, kept, lms, zone).items():
+            stamp = Path(submitted) / student / assignment / "timestamp.txt"
+            if stamp.parent.is_dir() and not stamp.exists():
+                stamp.write_text(when)
     what = f"the --lms {lms.name} pattern" if lms else "--names"
     for line in skipped:
         say(f"not collected (its name does not match {what}): " + line.rsplit(": ", 1)[-1])

@@ -41,6 +41,10 @@ class Lms:
         columns: the import CSV's columns before one column per assignment; () when the LMS
             imports no CSV here.
         needs: what the grader fills into nbgrader's student records before `export`.
+        stamp: a group that says when the attempt was handed in, read with `stamp_format` in
+            the course's time zone (nbgrader's ``Exchange.timezone``); "" where names carry no
+            time. `handed_in` writes it as nbgrader's timestamp.txt, for late work.
+        stamp_format: `datetime.strptime`'s format of `stamp`.
     """
 
     name: str
@@ -49,6 +53,8 @@ class Lms:
     same_person: str = ""
     columns: tuple[str, ...] = ()
     needs: str = ""
+    stamp: str = ""
+    stamp_format: str = ""
 
 
 CANVAS = Lms(
@@ -101,6 +107,7 @@ BLACKBOARD = Lms(
     r".*/(?:[^/]*_)?(?P<student_id>[^/_]+)_attempt_"
     r"(?P<attempt>\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d)_(?P<file_id>[^/]+?)\.ipynb$",
     newest=("attempt",),  # the date and time, as a string, sort as they happened
+    stamp="attempt", stamp_format="%Y-%m-%d-%H-%M-%S",  # here, not by nbgrader (above)
 )
 
 # Moodle's names with the participant number in the student id: for two students of one name
@@ -209,6 +216,41 @@ def feedback_prefixes(archive: Path, kept: list[str], lms: Lms, assignment: str
         if match.group("student_id") not in found or mine:
             found[match.group("student_id")] = (mine, member[:start].replace("/", ""))
     return {student: value for student, (_, value) in found.items()}
+
+
+def handed_in(archive: Path, kept: list[str], lms: Lms, timezone: str = "UTC"
+              ) -> dict[str, str]:
+    """{student id: when their newest kept notebook was handed in, as nbgrader's timestamp.txt
+    writes it ("2026-02-01 09:30:00.000000 UTC")}, from the LMS's file names (`lms.stamp`, read
+    in `timezone`, an IANA name such as "Europe/Berlin"); {} where the names carry no time.
+
+    Raises:
+        CourseError: `timezone` is no time zone this machine knows."""
+    import datetime
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if not lms.stamp:
+        return {}
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise CourseError(f"Exchange.timezone = {timezone!r} is no IANA time zone (e.g. "
+                          "'Europe/Berlin'): the LMS's file names give local times") from None
+    pattern = compile_names(lms.names)
+    prefix = f"/extracted/{Path(archive).stem}/"
+    found: dict[str, datetime.datetime] = {}
+    for member in kept:
+        match = pattern.match(prefix + member) if member.endswith(".ipynb") else None
+        if not match or not match.group(lms.stamp):
+            continue
+        try:
+            local = datetime.datetime.strptime(match.group(lms.stamp), lms.stamp_format)
+        except ValueError:
+            continue
+        when = local.replace(tzinfo=zone).astimezone(datetime.timezone.utc)
+        student = match.group("student_id")
+        found[student] = max(found.get(student, when), when)
+    return {s: f"{when:%Y-%m-%d %H:%M:%S.%f} UTC" for s, when in found.items()}
 
 
 def feedback_name(lms: Lms, prefix: str, assignment: str) -> str:
