@@ -140,6 +140,11 @@ def bundle(root: Path, assignments: list[str], template: Path, *, limits: Limits
 
 # --------------------------------------------------------------------- the Dask worker side
 
+def _keep(b: Bundle) -> Bundle:
+    """The task that holds a run's bundle on the cluster (its data is in the graph)."""
+    return b
+
+
 class HostedRun(Run):
     """A `Run` on a Dask worker: the tracebacks of grader faults go back to the client, which
     writes the log, instead of into a file here (`errors`)."""
@@ -388,7 +393,11 @@ class ClusterRun:
 
         b = bundle(self.root, self.assignments, self.template, limits=self.limits,
                    warm=self.warm, jailed=self.jailed, log=self.log)
-        shared = self.client.scatter(b, broadcast=True, hash=False)
+        # a task, not scattered data: where every worker holding it dies (killed for a student's
+        # notebook, say), the scheduler computes it again from the graph, instead of failing
+        # every task that still needs it
+        shared = self.client.submit(_keep, b, pure=False,
+                                    key=f"cnncourse-bundle-{b.digest[:16]}-{uuid.uuid4().hex[:8]}")
         run = uuid.uuid4().hex[:8]
         self.client.subscribe_topic(STARTED, self._started)
         tasks: dict = {}  # future -> (job, its first key, resends so far, submitted when)
@@ -409,9 +418,13 @@ class ClusterRun:
             queue = as_completed(list(tasks), loop=self.client.loop)
             for future in queue:
                 job, base, resends, sent = tasks.pop(future)
-                if future.status != "finished" and self._killed(future) and \
-                        self.starts.get(base, 0) < 2 and resends < RESENDS:
-                    queue.add(send(job, base, resends + 1))  # it only waited on a dead worker
+                waited = self._killed(future) and self.starts.get(base, 0) < 2
+                # a task whose input was lost with its workers ends with no error of its own
+                orphaned = future.status in ("cancelled", "lost") or (
+                    future.status == "error" and self._error(future) is None)
+                if future.status != "finished" and (waited or orphaned) and \
+                        resends < RESENDS:
+                    queue.add(send(job, base, resends + 1))  # it was never graded: again
                     future.release()
                     continue
                 self.results.add(self._row(future, job, base, sent))
@@ -435,10 +448,18 @@ class ClusterRun:
             self.starts[base] += 1
 
     @staticmethod
-    def _killed(future) -> bool:
+    def _error(future):
+        """The task's exception; None where it has none (cancelled, or its input lost)."""
+        try:
+            return future.exception()
+        except BaseException:  # noqa: BLE001 - a cancelled future raises instead
+            return None
+
+    @classmethod
+    def _killed(cls, future) -> bool:
         from distributed.scheduler import KilledWorker
 
-        return isinstance(future.exception(), KilledWorker)
+        return isinstance(cls._error(future), KilledWorker)
 
     def _row(self, future, job: Job, base: str, sent: float) -> Row:
         key = (job.student, job.assignment)
@@ -453,7 +474,7 @@ class ClusterRun:
         return row
 
     def _failed_row(self, future, job: Job, base: str, sent: float) -> Row:
-        error = future.exception()
+        error = self._error(future) or RuntimeError(f"the task ended {future.status}")
         if self._killed(future):
             deaths = self.starts.get(base, 0)
             times = f" {deaths} time(s)" if deaths else ""
