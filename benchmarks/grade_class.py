@@ -1,13 +1,23 @@
 """Grading a synthetic class: `cnncourse grade --jobs N` against plain serial `nbgrader autograde`.
 
     python benchmarks/grade_class.py [--students 12] [--jobs 1 2 4] [ASSIGNMENT ...]
+    python benchmarks/grade_class.py --limit [--students 12] [ASSIGNMENT ...]   # all six
 
 Builds a class in a temporary copy of the course: per assignment a mix of right answers (the
 reference), one wrong answer, blank notebooks and a file that is not JSON. Grades it with plain
 `nbgrader autograde ASSIGNMENT` (one process, serial; nbgrader's own way) and with
 `cnncourse grade` at each --jobs, and prints wall time, notebooks per minute, the speed-up over
 nbgrader and the overhead per notebook above the notebooks' own compute (a bare kernel run of
-the reference). Not a test: the figures depend on the machine; the README quotes one run.
+the reference).
+
+With --limit, each assignment's class is graded on its own at --jobs = the cores this process
+may use, and the benchmark prints, per assignment: the share of the hardware limit reached
+(Σ the class's bare notebook runs ÷ cores ÷ wall; a bare run is one fresh kernel running the
+notebook top to bottom under the grading signal, as the grader must), and where a graded
+notebook's time goes: its graded cells (answers and tests), its other cells (imports,
+demonstrations), and the grader's overhead (the rest of the time a worker holds it: kernel
+start, nbgrader, verification, feedback). Cell times come from the autograded notebooks' own
+execution timestamps. Not a test: the figures depend on the machine; the README quotes one run.
 """
 
 from __future__ import annotations
@@ -29,32 +39,43 @@ sys.path.insert(0, str(ROOT / "tests"))
 from autograde import reference_answers, source_notebook, with_answers  # noqa: E402
 from harness import variants  # noqa: E402
 
+from cnncourse.budget import GRADING  # noqa: E402
 from cnncourse.course import CONFIG_NAME, ensure_bin_on_path  # noqa: E402
 from cnncourse.notebooks import read_notebook  # noqa: E402
 
 
+def kind_of(i: int) -> str:
+    """The submission of student i: 70% right, 10% a catalogued mistake, 10% blank, 10% not JSON."""
+    return {9: "not json", 8: "blank", 7: "mistake"}.get(i % 10, "right")
+
+
+def submission(a: str, kind: str):
+    release = read_notebook(ROOT / "notebooks" / a / f"{a}.ipynb")
+    reference = reference_answers(source_notebook(ROOT, a))
+    if kind == "blank":
+        return release
+    if kind == "mistake":
+        mistake = variants(a, "MISTAKES")[0]
+        return with_answers(release, {**reference, mistake.cell: mistake.code})
+    return with_answers(release, reference)
+
+
 def build_class(course: Path, assignments: list[str], students: int) -> int:
-    """submitted/<student>/<assignment>/: 70% right, 10% a catalogued mistake, 10% blank,
-    10% not JSON. Returns the number of notebooks nbgrader can run."""
+    """submitted/<student>/<assignment>/ (`kind_of`). Returns the number of notebooks nbgrader
+    can run."""
     runnable = 0
     for a in assignments:
-        release = read_notebook(ROOT / "notebooks" / a / f"{a}.ipynb")
-        reference = reference_answers(source_notebook(ROOT, a))
-        mistake = variants(a, "MISTAKES")[0]
+        made = {}
         for i in range(students):
             folder = course / "submitted" / f"student{i:03d}" / a
             folder.mkdir(parents=True, exist_ok=True)
-            kind = i % 10
-            if kind == 9:
+            kind = kind_of(i)
+            if kind == "not json":
                 (folder / f"{a}.ipynb").write_text("{ not json")
                 continue
-            if kind == 8:
-                nb = release
-            elif kind == 7:
-                nb = with_answers(release, {**reference, mistake.cell: mistake.code})
-            else:
-                nb = with_answers(release, reference)
-            nbformat.write(nb, folder / f"{a}.ipynb")
+            if kind not in made:
+                made[kind] = submission(a, kind)
+            nbformat.write(made[kind], folder / f"{a}.ipynb")
             runnable += 1
     return runnable
 
@@ -70,16 +91,86 @@ def fresh_course(where: Path, assignments: list[str]) -> Path:
 
 
 def own_compute(assignments: list[str]) -> float:
+    """A right notebook's bare run (`bare_run`), averaged over the assignments."""
+    return sum(bare_run(submission(a, "right")) for a in assignments) / len(assignments)
+
+
+def bare_run(nb, grading: bool = True) -> float:
+    """Seconds for one fresh kernel to run `nb` top to bottom on one thread (errors allowed),
+    under the grading signal by default (`cnncourse.budget`)."""
     from nbclient import NotebookClient
 
-    total = 0.0
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    env.pop(GRADING, None)
+    if grading:
+        env[GRADING] = "1"
+    nb = nbformat.reads(nbformat.writes(nb), as_version=4)
+    start = time.perf_counter()
+    NotebookClient(nb, timeout=900, kernel_name="python3", allow_errors=True).execute(env=env)
+    return time.perf_counter() - start
+
+
+def cell_seconds(nb) -> tuple[float, float]:
+    """(graded cells, other cells): seconds between each code cell's execute_input and its
+    execute_reply, as nbclient records them in the executed notebook's metadata."""
+    from datetime import datetime
+
+    def when(text):
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+    graded = other = 0.0
+    for cell in nb.cells:
+        times = cell.get("metadata", {}).get("execution", {})
+        if cell.cell_type != "code" or "iopub.execute_input" not in times or \
+                "shell.execute_reply" not in times:
+            continue
+        took = (when(times["shell.execute_reply"]) - when(times["iopub.execute_input"])
+                ).total_seconds()
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade") or meta.get("solution"):
+            graded += took
+        else:
+            other += took
+    return graded, other
+
+
+def limit_table(assignments: list[str], students: int) -> None:
+    """Per assignment, its class graded alone at --jobs = cores: share of the hardware limit
+    and where a notebook's time goes."""
+    from cnncourse.grading.env import usable_cores
+    from cnncourse.grading.run import grade_class
+
+    cores = usable_cores()
+    load = os.getloadavg()[0]
+    print(f"{students} students per assignment, --jobs {cores} (the cores this process may use); "
+          f"load average before: {load:.2f}", flush=True)
+    print(f"{'assignment':<24}{'nbs':>4}{'bare s/nb':>10}{'limit s':>8}{'wall s':>8}"
+          f"{'share':>7}   per graded notebook: {'graded':>7}{'other':>7}{'grader':>7}"
+          f"{'held':>7}", flush=True)
+    shares = []
     for a in assignments:
-        nb = with_answers(read_notebook(ROOT / "notebooks" / a / f"{a}.ipynb"),
-                          reference_answers(source_notebook(ROOT, a)))
-        start = time.perf_counter()
-        NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True).execute()
-        total += time.perf_counter() - start
-    return total / len(assignments)
+        bare = {k: bare_run(submission(a, k)) for k in ("right", "mistake", "blank")}
+        kinds = [kind_of(i) for i in range(students) if kind_of(i) != "not json"]
+        limit = sum(bare[k] for k in kinds) / cores
+        with tempfile.TemporaryDirectory(prefix="cnncourse-bench-") as tmp:
+            course = fresh_course(Path(tmp), [a])
+            build_class(course, [a], students)
+            start = time.perf_counter()
+            rows = grade_class(course, course / "submitted", [a], course / "out", jobs=cores,
+                               say=lambda *args, **kw: None, progress=False)
+            wall = time.perf_counter() - start
+        graded = [r for r in rows if r.notebook]
+        split = [cell_seconds(nbformat.reads(r.notebook, as_version=4)) for r in graded]
+        g = sum(x for x, _ in split) / max(1, len(split))
+        o = sum(y for _, y in split) / max(1, len(split))
+        held = sum(r.seconds for r in graded) / max(1, len(graded))
+        share = limit / wall
+        shares.append(share)
+        print(f"{a:<24}{len(kinds):>4}{sum(bare[k] for k in kinds) / len(kinds):>10.2f}"
+              f"{limit:>8.1f}{wall:>8.1f}{share:>7.2f}   {'':>21}{g:>7.2f}{o:>7.2f}"
+              f"{held - g - o:>7.2f}{held:>7.2f}", flush=True)
+    print(f"share of the limit: lowest {min(shares):.2f}, highest {max(shares):.2f}; "
+          f"load average after: {os.getloadavg()[0]:.2f}")
 
 
 def timed(cmd: list[str], cwd: Path) -> float:
@@ -91,15 +182,25 @@ def timed(cmd: list[str], cwd: Path) -> float:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("assignments", nargs="*", default=["01_convolution"])
+    parser.add_argument("assignments_given", nargs="*", metavar="ASSIGNMENT",
+                        help="default: 01_convolution (with --limit: all six)")
     parser.add_argument("--students", type=int, default=12)
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--cold-jobs", type=int, nargs="*", default=[2],
                         help="also grade with --cold-kernels at these --jobs (what warm "
                         "kernels bring)")
+    parser.add_argument("--limit", action="store_true",
+                        help="per assignment (default: all six), the share of the hardware "
+                        "limit at --jobs = cores and the cost split per notebook")
     args = parser.parse_args(argv)
     ensure_bin_on_path()
+    if args.limit:
+        limit_table(args.assignments_given or sorted(
+            p.name for p in (ROOT / "solutions").iterdir() if p.is_dir() and p.name[:2].isdigit()),
+            args.students)
+        return 0
     bindir = Path(sys.executable).parent
+    args.assignments = args.assignments_given or ["01_convolution"]
     own = own_compute(args.assignments)
     print(f"class: {args.students} students x {', '.join(args.assignments)}; "
           f"a notebook's own run (bare kernel): {own:.1f} s; {os.cpu_count()} cores", flush=True)

@@ -4,16 +4,20 @@ nbgrader's own Validate exits 0 whatever happens; this exits 1 when a visible te
 shows one row per graded test cell, so a student knows what to fix before submitting. A cell
 is scored by the rule `cnncourse grade` and Validate use (`cnncourse.grading.scoring`): only a
 raised error fails it, and a cell that gives partial credit shows its groups of checks.
+The kernel runs with the grading signal (`cnncourse.budget`), as `cnncourse grade` does: the
+demonstrations run a small budget, and no test reads them.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cnncourse.budget import GRADING
 from cnncourse.grading.scoring import cell_score
 from cnncourse.notebooks import (
     BEGIN_HIDDEN,
@@ -60,7 +64,8 @@ def _failure(outputs) -> str | None:
 
 
 def execute(path: Path, timeout: int = DEFAULT_TIMEOUT, progress: bool = True):
-    """Run every cell of the notebook at `path` in a fresh kernel; errors do not stop the run."""
+    """Run every cell of the notebook at `path` in a fresh kernel, as a grader does (with the
+    grading signal, `cnncourse.budget`); errors do not stop the run."""
     from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from tqdm.auto import tqdm
@@ -79,7 +84,8 @@ def execute(path: Path, timeout: int = DEFAULT_TIMEOUT, progress: bool = True):
                disable=not progress, file=sys.stderr, leave=False)
     # The kernel's own stderr (start-up warnings) is not the student's business; cell errors
     # come back through the notebook's outputs.
-    with client.setup_kernel(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
+    with client.setup_kernel(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             env={**os.environ, GRADING: "1"}):
         for index in code_cells:
             try:
                 client.execute_cell(nb.cells[index], index)

@@ -12,9 +12,13 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
+from cnncourse.budget import was_cut
+
 __all__ = ["VERDICTS", "ClaimBox", "claim_box"]
 
 VERDICTS = ("holds", "holds in part", "does not hold")
+GRADED_RUN = ("Measured in a grader's run, whose demonstrations run a small budget "
+              "(cnncourse.budget): run the notebook yourself for the real figures and verdict.")
 
 
 @dataclass(frozen=True)
@@ -26,10 +30,12 @@ class ClaimBox:
     term_zh: str
     measured: str
     verdict: str
+    graded_run: bool = False
 
     def __str__(self) -> str:
         return (f"The source says ({self.term}, {self.term_zh}): {self.claim}\n"
-                f"We measured: {self.measured}\nVerdict: the claim {self.verdict}.")
+                f"We measured: {self.measured}\nVerdict: the claim {self.verdict}."
+                + (f"\n{GRADED_RUN}" if self.graded_run else ""))
 
     def _repr_markdown_(self) -> str:
         def esc(text: str) -> str:
@@ -37,7 +43,8 @@ class ClaimBox:
         return (f"> **The source says** ({esc(self.term)} · {esc(self.term_zh)}): "
                 f"{esc(self.claim)}  \n"
                 f"> **We measured:** {esc(self.measured)}  \n"
-                f"> **Verdict:** the claim *{esc(self.verdict)}*.")
+                f"> **Verdict:** the claim *{esc(self.verdict)}*."
+                + (f"  \n> *{esc(GRADED_RUN)}*" if self.graded_run else ""))
 
 
 def claim_box(claim: str, term: str, term_zh: str, measured: str, verdict: str) -> ClaimBox:
@@ -50,6 +57,9 @@ def claim_box(claim: str, term: str, term_zh: str, measured: str, verdict: str) 
         measured: what the cell measured, built from its numbers (an f-string).
         verdict: one of `VERDICTS`: "holds", "holds in part", "does not hold".
 
+    Once a demonstration of a grader's run has run a small budget (`cnncourse.budget.was_cut`),
+    the box says that its figures are not the notebook's own.
+
     Raises:
         ValueError: an empty text, or a verdict not in `VERDICTS`.
     """
@@ -59,4 +69,5 @@ def claim_box(claim: str, term: str, term_zh: str, measured: str, verdict: str) 
             raise ValueError(f"{name} must be a non-empty string, got {value!r}")
     if verdict not in VERDICTS:
         raise ValueError(f"verdict={verdict!r} must be one of {', '.join(VERDICTS)}")
-    return ClaimBox(claim.strip(), term.strip(), term_zh.strip(), measured.strip(), verdict)
+    return ClaimBox(claim.strip(), term.strip(), term_zh.strip(), measured.strip(), verdict,
+                    graded_run=was_cut())

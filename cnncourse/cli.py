@@ -124,7 +124,7 @@ def _cmd_grade(args) -> int:
                        max_output_mb=args.max_output_mb, warm_kernels=not args.cold_kernels,
                        jail=not args.no_jail, say=_say, progress=not args.no_progress,
                        resume=args.resume, scheduler=args.scheduler, security=security,
-                       students=args.student)
+                       students=args.student, small_demos=not args.full_demos)
     _say(summary(rows))
     graded = sum(r.status == "graded" for r in rows)
     _say(f"wrote {out / 'grades.csv'} (the status column says why a row has no score) and "
@@ -286,6 +286,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cold-kernels", action="store_true",
                    help="start every kernel from scratch as nbgrader does (slower) instead of "
                    "forking it from a warm one that has imported ipykernel, NumPy and PyTorch")
+    p.add_argument("--full-demos", action="store_true",
+                   help="run the notebooks' demonstrations (training curves, timing tables, "
+                   "experiments) in full, as a student's own run does, instead of on the small "
+                   "budget a graded run gets (cnncourse.budget; no grade reads them): slower, "
+                   "the same grades")
     p.add_argument("--no-jail", action="store_true",
                    help="run student code unjailed, as the grader's user, with the grader's "
                    "files and network in its reach: only for code you trust (by default it gets "

@@ -220,7 +220,9 @@ def mnist_loaders(batch_size: int = 64, seed: int = 0, normalize: bool = True,
     """Training loader (shuffled by a generator seeded with `seed`) and held-out loader.
 
     The same `seed` gives the same batches in the same order, epoch after epoch, whatever
-    the global torch seed; the held-out loader is not shuffled.
+    the global torch seed; the held-out loader is not shuffled. Neither draws from torch's
+    global generator (a DataLoader without a generator of its own draws a seed from it at every
+    pass), so training and evaluating leave the global random state as they found it.
     """
     if batch_size < 1 or test_batch_size < 1:
         raise ValueError(f"batch_size={batch_size}, test_batch_size={test_batch_size}: "
@@ -228,4 +230,5 @@ def mnist_loaders(batch_size: int = 64, seed: int = 0, normalize: bool = True,
     train, test = mnist_datasets(normalize=normalize, directory=directory)
     generator = torch.Generator().manual_seed(seed)
     return (DataLoader(train, batch_size=batch_size, shuffle=True, generator=generator),
-            DataLoader(test, batch_size=test_batch_size, shuffle=False))
+            DataLoader(test, batch_size=test_batch_size, shuffle=False,
+                       generator=torch.Generator().manual_seed(seed)))

@@ -6,13 +6,18 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from cnncourse.budget import demo_budget
+
 __all__ = ["TimingTable", "best_time", "timing_table"]
 
 
 def best_time(fn: Callable[[], object], *, repeat: int = 3, budget: float = 2.0) -> float:
-    """The fastest of up to `repeat` runs of `fn()`, in seconds (stops early past `budget` s)."""
+    """The fastest of up to `repeat` runs of `fn()`, in seconds (stops early past `budget` s).
+
+    While a grader runs the notebook (`cnncourse.budget.being_graded`), one run: no grade reads
+    a time."""
     best, spent = float("inf"), 0.0
-    for _ in range(max(1, repeat)):
+    for _ in range(demo_budget(max(1, repeat), graded=1)):
         start = time.perf_counter()
         fn()
         took = time.perf_counter() - start

@@ -117,6 +117,20 @@ def test_loaders_deterministic_given_seed():
     assert not all(torch.equal(p, q) for p, q in zip(a, c, strict=True))
 
 
+def test_loaders_leave_the_global_generator_alone():
+    """Training and evaluating draw nothing from torch's global generator (a DataLoader without
+    a generator of its own draws a seed from it at every pass): a demo that trains longer does
+    not change what a later cell draws (issue 17)."""
+    train, test = mnist_loaders(batch_size=500, seed=0)
+    torch.manual_seed(7)
+    before = torch.get_rng_state()
+    for _ in range(2):
+        for loader in (train, test):
+            for _batch in loader:
+                pass
+    assert torch.equal(before, torch.get_rng_state())
+
+
 def test_loaders_shapes_and_order():
     train, test = mnist_loaders(batch_size=64, seed=0)
     x, y = next(iter(train))

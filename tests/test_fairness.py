@@ -4,11 +4,14 @@ For each assignment in solutions/: the committed release is fresh and holds no a
 reference solution gets full marks; the unanswered release gets 0 and still runs to the end;
 every catalogued mistake loses points; every catalogued partial answer (right values, one rule
 missed) scores strictly between the plain mistakes and full marks; every catalogued alternative
-gets full marks.
+gets full marks; the small demonstrations of a grader's run (`cnncourse.budget`) change no
+grade.
 All submissions of one assignment are autograded in one nbgrader process (one batch).
 """
 
 from __future__ import annotations
+
+import os
 
 import pytest
 from autograde import (
@@ -29,6 +32,7 @@ from harness import (
     variants,
 )
 
+from cnncourse.budget import GRADING
 from cnncourse.notebooks import read_notebook
 from cnncourse.release import find_leaks, generate
 
@@ -94,6 +98,71 @@ def graded(assignment, tmp_path_factory):
         results = grade_batch(ROOT, assignment, subs, where)
         _BATCHES[assignment] = (results, where_is)
     return _BATCHES[assignment]
+
+
+# Cells that run less under the grading signal: they call one of these.
+BUDGETED = ("demo_budget", "train_curves", "best_time", "timing_table", "invariance_curve",
+            "invariance_curves")
+_SMALL: dict = {}
+
+
+def budget_reaches(source_nb) -> set[str]:
+    """Answer cells whose code a budgeted demonstration runs before a graded cell: a variant of
+    one of them might leave something behind that the grading signal changes. (A budgeted
+    cell after the last graded cell cannot change a grade.)"""
+    from harness import _words
+
+    from cnncourse.notebooks import graded_cells
+
+    cells = cells_of(source_nb)
+    graded_at = [i for i, c in enumerate(source_nb.cells) if c.cell_type == "code"
+                 and c.metadata.get("nbgrader", {}).get("grade")]
+    runs = set()
+    for i, cell in enumerate(source_nb.cells):
+        if cell.cell_type == "code" and "nbgrader" not in cell.metadata and \
+                _words(cell.source) & set(BUDGETED) and graded_at and i < graded_at[-1]:
+            runs |= _words(cell.source) & set(cells.answers)
+    assert graded_cells(source_nb)
+    return {a for a in cells.answers if cells.dependents(a) & runs}
+
+
+def graded_small(assignment, tmp_path_factory):
+    """The batch again, under the grading signal as `cnncourse grade` runs it: the reference
+    and the blank release whole; every catalogue submission holding a variant of an answer
+    that a budgeted demonstration runs (`budget_reaches`), whole up to its last graded cell
+    instead of slim. Returns (results, {submission: the variants it holds})."""
+    if assignment not in _SMALL:
+        source = source_notebook(ROOT, assignment)
+        release = _release(assignment)
+        reference = reference_answers(source)
+        last = max(i for i, c in enumerate(release.cells) if "nbgrader" in c.metadata
+                   and c.metadata["nbgrader"].get("grade"))
+        upto = release.copy()
+        upto.cells = release.cells[:last + 1]
+        reached = budget_reaches(source)
+        subs = {"reference": with_answers(release, reference), "blank": release}
+        holds = {"reference": [], "blank": []}
+        cells = cells_of(source)
+        for kind, prefix in (("MISTAKES", "mistake"), ("PARTIAL", "partial"),
+                             ("ALTERNATIVES", "alt")):
+            for i, group in enumerate(pack(variants(assignment, kind), cells)):
+                if {v.cell for v in group} & reached:
+                    name = f"{prefix}s-{i:02d}"
+                    subs[name] = with_answers(upto, {**reference,
+                                                     **{v.cell: v.code for v in group}})
+                    holds[name] = [v.name for v in group]
+        where = tmp_path_factory.mktemp(f"grade-small-{assignment}")
+        before = os.environ.get(GRADING)
+        os.environ[GRADING] = "1"  # the kernels nbgrader starts inherit it
+        try:
+            results = grade_batch(ROOT, assignment, subs, where)
+        finally:
+            if before is None:
+                del os.environ[GRADING]
+            else:
+                os.environ[GRADING] = before
+        _SMALL[assignment] = (results, holds)
+    return _SMALL[assignment]
 
 
 def judged(assignment, key, tmp_path_factory):
@@ -242,6 +311,30 @@ def test_partial_answer_scores_between_mistakes_and_full_marks(assignment, varia
     assert not above, (
         f"{variant.name} ({variant.note}) scored {score:g}/{most:g}, no more than the plain "
         f"mistakes {above}: partial credit does not follow the size of the mistake")
+
+
+@pytest.mark.parametrize("assignment", _params())
+def test_small_demos_change_no_grade(assignment, tmp_path_factory):
+    """Under the grading signal (`cnncourse.budget`), the demonstrations run a small budget and
+    every test cell of the reference, of the blank release and of every catalogue submission a
+    budgeted demonstration can reach scores what it scores in the student's own run.
+    (tests/test_budget.py proves the same one level down: every graded cell's inputs.)"""
+    full, _ = graded(assignment, tmp_path_factory)
+    small, holds = graded_small(assignment, tmp_path_factory)
+    budgeted = "demo_budget(" in "".join(c.source for c in _release(assignment).cells)
+    printed = "".join(o.get("text", "") for c in small["reference"].notebook.cells
+                      for o in c.get("outputs", []) if o.get("output_type") == "stream")
+    assert ("[graded run:" in printed) == budgeted, "the signal did not reach the kernel"
+    changed = []
+    for name, result in small.items():
+        assert result.notebook is not None, f"{name} was not graded under the signal"
+        theirs = full[name].cells if name in full else None
+        assert theirs is not None, f"{name} is not in the main batch"
+        changed += [f"{name} ({', '.join(holds[name]) or 'whole'}) {gid}: "
+                    f"{theirs[gid][0]:g} -> {score:g}"
+                    for gid, (score, _) in result.cells.items() if theirs[gid][0] != score]
+        assert set(result.cells) == set(theirs), f"{name}: other graded cells"
+    assert not changed, "the small demonstrations changed grades:\n" + "\n".join(changed)
 
 
 @pytest.mark.parametrize("assignment", _params())

@@ -28,6 +28,7 @@ PINNED: dict[str, set[str]] = {
         "ALEXNET", "ALEXNET_INPUT", "LENET5", "LENET5_INPUT", "SIMPLE_CNN", "SIMPLE_CNN_INPUT",
         "VGG16", "VGG16_INPUT", "describe", "layer_names",
     },
+    "cnncourse.budget": {"being_graded", "demo_budget"},
     "cnncourse.charts": {
         "plot_accuracy_vs_parameters", "plot_cost_comparison", "plot_layer_shares",
         "plot_receptive_field", "show_windows_1d",

@@ -18,16 +18,22 @@ a copy of it, and the sandbox is started with the one it needs:
   they start their pools, so set before any of them is imported: intra-op threads that
   outnumber the free cores spin-wait at every operation (measured in issue 17: a class of 12
   took 48 s with each kernel's default pool, 32 s with one thread each, on 2 cores).
+- ``CNNCOURSE_GRADING`` (`cnncourse.budget.GRADING`) = ``1``: the notebook is being graded, so
+  its demonstrations run a small budget (`cnncourse.budget`); no graded cell reads what they
+  compute. Read by the kernels. `cnncourse grade --full-demos` leaves it unset.
 """
 
 from __future__ import annotations
 
 import os
 
+from cnncourse import budget
+
 JAIL = "CNNCOURSE_JAIL"
 THREADS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 WARM_SOCKET = "CNNCOURSE_WARM_SOCKET"
 JUPYTER_PATH = "JUPYTER_PATH"
+GRADING = budget.GRADING
 
 
 def ask_for_jails(setting: str, mountpoint: str) -> None:
@@ -80,6 +86,15 @@ def usable_cores(cgroup: str = "/sys/fs/cgroup") -> int:
     if quota is not None:
         cores = min(cores, max(1, -int(-quota // 1)))
     return max(1, cores)
+
+
+def ask_for_small_demos(small: bool = True) -> None:
+    """From now on, the kernels this process starts run their notebooks' demonstrations on a
+    small budget (`cnncourse.budget`); with `small` False, in full."""
+    if small:
+        os.environ[GRADING] = "1"
+    else:
+        os.environ.pop(GRADING, None)
 
 
 def share_threads(threads: int) -> None:

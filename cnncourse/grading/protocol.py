@@ -57,12 +57,15 @@ class Limits:
         verify_memory_gb: address-space limit of a verification run, GiB.
         threads: the threads a kernel's numerical libraries may use (its share of the cores,
             `env.share_threads`); 0 leaves the environment as it is.
+        small_demos: the notebooks' demonstrations run a small budget (`cnncourse.budget`;
+            `env.ask_for_small_demos`): nothing graded reads them.
     """
 
     notebook_s: float = 600.0
     memory_gb: float = 8.0
     max_output_bytes: int = 5 * 2**20
     threads: int = 0
+    small_demos: bool = True
 
     @property
     def verify_memory_gb(self) -> float:

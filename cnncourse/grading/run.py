@@ -284,7 +284,8 @@ def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, 
                 db_url: str | None = None, max_output_mb: float = 5.0, say=print,
                 progress: bool = True, warm_kernels: bool = True, jail: bool = True,
                 resume: bool = False, scheduler: str | None = None,
-                security=None, students: list[str] | None = None) -> list[Row]:
+                security=None, students: list[str] | None = None,
+                small_demos: bool = True) -> list[Row]:
     """Grade every student folder in `submitted` for `assignments`; write `out/grades.csv`,
     `out/feedback/`, `out/report.html` and the gradebook, each row as it is done.
 
@@ -299,8 +300,10 @@ def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, 
     graded on that cluster's workers (`cnncourse.grading.cluster`), each worker jailed as
     here; this process still writes every result. With `students` (folder names in
     `submitted`), only those are graded, or graded again: every other row of `out/grades.csv`,
-    its feedback page and its gradebook record stay as they are (a regrade request). Returns
-    the rows, in student order.
+    its feedback page and its gradebook record stay as they are (a regrade request). With
+    `small_demos` (the default), the notebooks know they are being graded (`cnncourse.budget`)
+    and run their demonstrations on a small budget; nothing graded reads them. Returns the
+    rows, in student order.
 
     Raises:
         CourseError: a name in `students` has no folder in `submitted`; no jail (above)."""
@@ -322,7 +325,8 @@ def grade_class(root: Path, submitted: Path, assignments: list[str], out: Path, 
     # each kernel gets its share of the cores (on a cluster, each Dask worker works out its own)
     limits = Limits(notebook_s=timeout, memory_gb=memory_gb,
                     max_output_bytes=int(max_output_mb * 2**20),
-                    threads=0 if scheduler else max(1, usable_cores() // workers))
+                    threads=0 if scheduler else max(1, usable_cores() // workers),
+                    small_demos=small_demos)
     # on a cluster, each Dask worker's jail is checked there (`cluster.ClusterRun.start`)
     why = "--no-jail" if not jail else None if scheduler else available()
     jailed = why is None

@@ -62,9 +62,10 @@ def main(conn, root: str, assignments: list[str], limits: Limits, warm: bool = T
     kernels = Path(tempfile.mkdtemp(prefix="cnncourse-kernels-"))
     sockets = kernel_sockets()
     os.chdir(home)  # nothing of the course tree is a relative path away from the kernels
-    if limits.threads:  # before the sandbox and the zygote import torch
-        from cnncourse.grading.env import share_threads
+    from cnncourse.grading.env import ask_for_small_demos, share_threads
 
+    ask_for_small_demos(limits.small_demos)  # read by the kernels
+    if limits.threads:  # before the sandbox and the zygote import torch
         share_threads(limits.threads)
     if jail is not None:  # read by what starts student code: the kernels, the sandbox
         from cnncourse.grading.env import ask_for_jails
