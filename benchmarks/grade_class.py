@@ -14,10 +14,12 @@ With --limit, each assignment's class is graded on its own at --jobs = the cores
 may use, and the benchmark prints, per assignment: the share of the hardware limit reached
 (Σ the class's bare notebook runs ÷ cores ÷ wall; a bare run is one fresh kernel running the
 notebook top to bottom under the grading signal, as the grader must), and where a graded
-notebook's time goes: its graded cells (answers and tests), its other cells (imports,
-demonstrations), and the grader's overhead (the rest of the time a worker holds it: kernel
-start, nbgrader, verification, feedback). Cell times come from the autograded notebooks' own
-execution timestamps. Not a test: the figures depend on the machine; the README quotes one run.
+notebook's time goes: its graded cells (answers and tests) and its other cells (imports,
+demonstrations), from the autograded notebook's own execution timestamps; then the grader's
+overhead: nbgrader (autograde less the cells: kernel start, preprocessors, gradebook),
+verification, the feedback page and the rest (placing the file, reading scores, cleaning up);
+"held" is the time from handing the notebook to a worker to its reply, "worker" the wall time
+× cores ÷ notebooks. Not a test: the figures depend on the machine; the README quotes one run.
 """
 
 from __future__ import annotations
@@ -87,6 +89,10 @@ def fresh_course(where: Path, assignments: list[str]) -> Path:
     for a in assignments:
         shutil.copytree(ROOT / "solutions" / a, course / "solutions" / a)
         shutil.copytree(ROOT / "notebooks" / a, course / "notebooks" / a)
+        probes = ROOT / "probes" / f"{a}.py"  # verification, as in the course itself
+        if probes.exists():
+            (course / "probes").mkdir(exist_ok=True)
+            shutil.copy2(probes, course / "probes" / probes.name)
     return course
 
 
@@ -144,9 +150,9 @@ def limit_table(assignments: list[str], students: int) -> None:
     load = os.getloadavg()[0]
     print(f"{students} students per assignment, --jobs {cores} (the cores this process may use); "
           f"load average before: {load:.2f}", flush=True)
-    print(f"{'assignment':<24}{'nbs':>4}{'bare s/nb':>10}{'limit s':>8}{'wall s':>8}"
-          f"{'share':>7}   per graded notebook: {'graded':>7}{'other':>7}{'grader':>7}"
-          f"{'held':>7}", flush=True)
+    print(f"{'assignment':<22}{'nbs':>4}{'bare/nb':>8}{'limit':>7}{'wall':>7}{'share':>6}  |"
+          f" a graded notebook, s:{'graded':>7}{'other':>6}{'nbgrader':>9}{'verify':>7}"
+          f"{'page':>6}{'rest':>6}{'held':>6}{'worker':>7}", flush=True)
     shares = []
     for a in assignments:
         bare = {k: bare_run(submission(a, k)) for k in ("right", "mistake", "blank")}
@@ -160,15 +166,20 @@ def limit_table(assignments: list[str], students: int) -> None:
                                say=lambda *args, **kw: None, progress=False)
             wall = time.perf_counter() - start
         graded = [r for r in rows if r.notebook]
+        n = max(1, len(graded))
         split = [cell_seconds(nbformat.reads(r.notebook, as_version=4)) for r in graded]
-        g = sum(x for x, _ in split) / max(1, len(split))
-        o = sum(y for _, y in split) / max(1, len(split))
-        held = sum(r.seconds for r in graded) / max(1, len(graded))
+        g = sum(x for x, _ in split) / n
+        o = sum(y for _, y in split) / n
+        steps = {step: sum(r.timings.get(step, 0.0) for r in graded) / n
+                 for step in ("autograde", "verify", "page")}
+        held = sum(r.seconds for r in graded) / n
+        rest = held - sum(steps.values())
         share = limit / wall
         shares.append(share)
-        print(f"{a:<24}{len(kinds):>4}{sum(bare[k] for k in kinds) / len(kinds):>10.2f}"
-              f"{limit:>8.1f}{wall:>8.1f}{share:>7.2f}   {'':>21}{g:>7.2f}{o:>7.2f}"
-              f"{held - g - o:>7.2f}{held:>7.2f}", flush=True)
+        print(f"{a:<22}{len(kinds):>4}{sum(bare[k] for k in kinds) / len(kinds):>8.2f}"
+              f"{limit:>7.1f}{wall:>7.1f}{share:>6.2f}  | {'':>20}{g:>7.2f}{o:>6.2f}"
+              f"{steps['autograde'] - g - o:>9.2f}{steps['verify']:>7.2f}{steps['page']:>6.2f}"
+              f"{rest:>6.2f}{held:>6.2f}{wall * cores / len(kinds):>7.2f}", flush=True)
     print(f"share of the limit: lowest {min(shares):.2f}, highest {max(shares):.2f}; "
           f"load average after: {os.getloadavg()[0]:.2f}")
 

@@ -232,3 +232,15 @@ def test_cnncourse_check_runs_as_a_grader_does(tmp_path):
     assert died is None
     printed = _printed(nb)
     assert "EPOCHS 2" in printed and "[graded run: 2 epochs instead of 30" in printed
+
+
+def test_the_worker_passes_the_signal_to_kernels_and_verification(monkeypatch):
+    """The grading worker's environment carries the signal to the kernels (they inherit it)
+    and to the verification sandbox, which runs a program again whole as the kernel ran it."""
+    from cnncourse.grading.env import ask_for_small_demos, passed_to_sandbox
+
+    monkeypatch.delenv(GRADING, raising=False)
+    ask_for_small_demos(True)
+    assert os.environ[GRADING] == "1" and passed_to_sandbox()[GRADING] == "1"
+    ask_for_small_demos(False)
+    assert GRADING not in os.environ and GRADING not in passed_to_sandbox()

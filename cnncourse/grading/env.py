@@ -106,6 +106,7 @@ def share_threads(threads: int) -> None:
 
 def passed_to_sandbox() -> dict[str, str]:
     """The variables a verification run gets from the worker: the jail request, its share of
-    the threads and the few a Python needs; nothing else of the grader's environment."""
-    keep = ("PATH", "HOME", "LANG", "LC_ALL", JAIL, *THREADS)
+    the threads, the grading signal (a program run again whole runs the small demonstrations,
+    as the kernel did) and the few a Python needs; nothing else of the grader's environment."""
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", JAIL, GRADING, *THREADS)
     return {k: v for k, v in os.environ.items() if k in keep}

@@ -100,6 +100,8 @@ class Reply:
         strays: processes the notebook left running, killed.
         log: the end of nbgrader's log (why autograde failed).
         error: a fault in the worker's own code while grading ("" when none).
+        timings: seconds spent in each step of `cnncourse.grading.worker.Grader.grade_one`
+            (place, autograde, scores, verify, clean_up, cap, page).
     """
 
     success: bool
@@ -111,6 +113,7 @@ class Reply:
     strays: int = 0
     log: str = ""
     error: str = ""
+    timings: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,7 @@ class Row:
     taken: dict = field(default_factory=dict)
     penalty: float = 0.0  # points taken for late work (`late.LatePolicy`); score is after it
     seconds_late: float = 0.0
+    timings: dict = field(default_factory=dict)  # the worker's steps (`Reply.timings`), seconds
 
     COLUMNS = ("student", "assignment", "status", "score", "max_score", "flags", "seconds",
                "submission", "penalty", "seconds_late")

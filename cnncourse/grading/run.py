@@ -245,7 +245,7 @@ class Run:
         cells, disagree = reconcile(reply.cells, reply.verdicts) if status == Status.GRADED \
             else ({}, [])
         row = Row(job.student, job.assignment, status, cells=cells, notebook=reply.notebook,
-                  groups=reply.groups)
+                  groups=reply.groups, timings=dict(reply.timings))
         if status == Status.GRADED:
             row.score = sum(sc for sc, _ in cells.values())
             row.max_score = sum(m for _, m in cells.values())

@@ -150,25 +150,27 @@ def program(notebook) -> list[Step]:
 
 
 def _names(code: str) -> tuple[set[str], set[str]]:
-    """(names the code binds at the top level, names it reads), IPython syntax allowed; a cell
-    that does not parse binds nothing and reads every word."""
-    import ast
+    """(names the code binds at the top level, global names it reads: at the top level, and
+    inside its functions and classes those they do not bind themselves, such as a parameter),
+    IPython syntax allowed; a cell that does not parse binds nothing and reads every word."""
     import re
+    import symtable
 
     try:
         from IPython.core.inputtransformer2 import TransformerManager
 
-        tree = ast.parse(TransformerManager().transform_cell(code))
+        table = symtable.symtable(TransformerManager().transform_cell(code), "<cell>", "exec")
     except (SyntaxError, ValueError, ImportError):
         return set(), set(re.findall(r"[A-Za-z_]\w*", code))
-    binds, reads = set(), set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            (binds if isinstance(node.ctx, ast.Store) else reads).add(node.id)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            binds.add(node.name)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            binds.update((a.asname or a.name).split(".")[0] for a in node.names)
+    binds = {s.get_name() for s in table.get_symbols() if s.is_assigned() or s.is_imported()
+             or s.is_namespace()}
+    reads = {s.get_name() for s in table.get_symbols() if s.is_referenced()}
+    todo = list(table.get_children())
+    while todo:
+        scope = todo.pop()
+        todo += scope.get_children()
+        reads |= {s.get_name() for s in scope.get_symbols() if s.is_global()
+                  and s.is_referenced()}
     return binds, reads
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 import traceback
 from pathlib import Path
 
@@ -140,25 +141,42 @@ class Grader:
         # match their own folder. Here each student is an id nbgrader reads as it is; the
         # course gradebook gets the real one (`gradebook.record`).
         alias = f"student{self.jobs:06d}"
+        timings: dict[str, float] = {}
+        clock = time.perf_counter()
+
+        def step(name: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            timings[name] = now - clock
+            clock = now
+
         try:
             self.place(job, alias)
+            step("place")
             result = self.autograde(job.assignment, alias)
+            step("autograde")
             cells = self.scores(job.assignment, alias)
             graded = self.course / "autograded" / alias / job.assignment / \
                 f"{job.assignment}.ipynb"
             text = graded.read_text() if graded.exists() else ""
+            step("scores")
             verdicts = self.verify(job.assignment, text) if cells and text else {}
+            step("verify")
             strays = self.clean_up()
+            step("clean_up")
             notebook, cut = cap_outputs(text, self.limits.max_output_bytes)
             log = (result.get("log") or "") + (result.get("error") or "")
             reply = Reply(success=bool(result.get("success")), cells=cells, notebook=notebook,
                           verdicts=verdicts, groups=groups(notebook) if notebook else {},
-                          cut=cut, strays=strays, log=log[-4000:])
+                          cut=cut, strays=strays, log=log[-4000:], timings=timings)
+            step("cap")
         except Exception:  # noqa: BLE001 - a fault in the grader: its own status, not a stop
             return Reply(success=False, error=traceback.format_exc()[-6000:]), None
         if not (notebook and cells):
             return reply, None
-        return reply, self.page(job, reply)
+        page = self.page(job, reply)
+        step("page")  # the reply is sent after it: its timings hold this too
+        return reply, page
 
     def place(self, job: Job, alias: str) -> None:
         folder = self.course / "submitted" / alias / job.assignment
