@@ -1,7 +1,7 @@
 """Grading a synthetic class: `cnncourse grade --jobs N` against plain serial `nbgrader autograde`.
 
     python benchmarks/grade_class.py [--students 12] [--jobs 1 2 4] [ASSIGNMENT ...]
-    python benchmarks/grade_class.py --limit [--students 12] [ASSIGNMENT ...]   # all six
+    python benchmarks/grade_class.py --limit [--students 12] [--repeats 3] [ASSIGNMENT ...]
 
 Builds a class in a temporary copy of the course: per assignment a mix of right answers (the
 reference), one wrong answer, blank notebooks and a file that is not JSON. Grades it with plain
@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -140,32 +141,38 @@ def cell_seconds(nb) -> tuple[float, float]:
     return graded, other
 
 
-def limit_table(assignments: list[str], students: int) -> None:
+def limit_table(assignments: list[str], students: int, repeats: int = 1) -> None:
     """Per assignment, its class graded alone at --jobs = cores: share of the hardware limit
-    and where a notebook's time goes."""
+    and where a notebook's time goes. With `repeats`, each bare run and each class run is
+    measured that many times and the medians are shown (this machine's timings move by up to
+    a third from run to run)."""
     from cnncourse.grading.env import usable_cores
     from cnncourse.grading.run import grade_class
 
     cores = usable_cores()
-    load = os.getloadavg()[0]
-    print(f"{students} students per assignment, --jobs {cores} (the cores this process may use); "
-          f"load average before: {load:.2f}", flush=True)
+    print(f"{students} students per assignment, --jobs {cores} (the cores this process may use), "
+          f"medians of {repeats} run(s); load average before: {os.getloadavg()[0]:.2f}",
+          flush=True)
     print(f"{'assignment':<22}{'nbs':>4}{'bare/nb':>8}{'limit':>7}{'wall':>7}{'share':>6}  |"
           f" a graded notebook, s:{'graded':>7}{'other':>6}{'nbgrader':>9}{'verify':>7}"
           f"{'page':>6}{'rest':>6}{'held':>6}{'worker':>7}", flush=True)
     shares = []
     for a in assignments:
-        bare = {k: bare_run(submission(a, k)) for k in ("right", "mistake", "blank")}
+        subs = {k: submission(a, k) for k in ("right", "mistake", "blank")}
+        bare = {k: statistics.median(bare_run(nb) for _ in range(repeats))
+                for k, nb in subs.items()}
         kinds = [kind_of(i) for i in range(students) if kind_of(i) != "not json"]
         limit = sum(bare[k] for k in kinds) / cores
-        with tempfile.TemporaryDirectory(prefix="cnncourse-bench-") as tmp:
-            course = fresh_course(Path(tmp), [a])
-            build_class(course, [a], students)
-            start = time.perf_counter()
-            rows = grade_class(course, course / "submitted", [a], course / "out", jobs=cores,
-                               say=lambda *args, **kw: None, progress=False)
-            wall = time.perf_counter() - start
-        graded = [r for r in rows if r.notebook]
+        runs = []
+        for _ in range(repeats):
+            with tempfile.TemporaryDirectory(prefix="cnncourse-bench-") as tmp:
+                course = fresh_course(Path(tmp), [a])
+                build_class(course, [a], students)
+                start = time.perf_counter()
+                rows = grade_class(course, course / "submitted", [a], course / "out",
+                                   jobs=cores, say=lambda *args, **kw: None, progress=False)
+                runs.append((time.perf_counter() - start, [r for r in rows if r.notebook]))
+        wall, graded = sorted(runs, key=lambda run: run[0])[len(runs) // 2]  # the median run
         n = max(1, len(graded))
         split = [cell_seconds(nbformat.reads(r.notebook, as_version=4)) for r in graded]
         g = sum(x for x, _ in split) / n
@@ -200,6 +207,9 @@ def main(argv=None) -> int:
     parser.add_argument("--cold-jobs", type=int, nargs="*", default=[2],
                         help="also grade with --cold-kernels at these --jobs (what warm "
                         "kernels bring)")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="with --limit: measure each bare run and class run this many "
+                        "times, show the medians")
     parser.add_argument("--limit", action="store_true",
                         help="per assignment (default: all six), the share of the hardware "
                         "limit at --jobs = cores and the cost split per notebook")
@@ -208,7 +218,7 @@ def main(argv=None) -> int:
     if args.limit:
         limit_table(args.assignments_given or sorted(
             p.name for p in (ROOT / "solutions").iterdir() if p.is_dir() and p.name[:2].isdigit()),
-            args.students)
+            args.students, args.repeats)
         return 0
     bindir = Path(sys.executable).parent
     args.assignments = args.assignments_given or ["01_convolution"]

@@ -2,6 +2,7 @@
 
     python benchmarks/lenet_training.py                 # 2 CPU threads, 3 seeds
     python benchmarks/lenet_training.py --threads 1 --seeds 5
+    python benchmarks/lenet_training.py --threads 1 --busy  # beside one busy process
 
 Trains a LeNet-5 (28x28 input, 61,706 parameters) on the 4,000 bundled MNIST training digits
 with the recipe of notebook 06 (Adam, lr 3e-3, batches of 32) and a gentler decay (lr x 0.75 after
@@ -11,9 +12,11 @@ held-out digits, after every epoch:
 * the wall-clock time until held-out accuracy first reaches `--target` (default 0.97);
 * the accuracy after a fixed budget of `--epochs` epochs (default 10).
 
-Times include the per-epoch evaluation (about 1,000 forward passes). The model is defined
-here on purpose: the package holds no graded answer, and the benchmark must not depend on a
-student's or the instructor's notebook.
+Times include the per-epoch evaluation (about 1,000 forward passes). With --busy, a process
+that keeps one core at 100 % (as a browser tab or a second notebook would) runs meanwhile: the
+notebooks train on one thread (`cnncourse.device.use_threads`) so that this costs little.
+The model is defined here on purpose: the package holds no graded answer, and the benchmark
+must not depend on a student's or the instructor's notebook.
 """
 
 from __future__ import annotations
@@ -60,6 +63,11 @@ def accuracy(model: nn.Module, loader) -> float:
     return correct / len(loader.dataset)
 
 
+def _spin() -> None:
+    while True:
+        pass
+
+
 def run(seed: int, args: argparse.Namespace) -> dict:
     """One training run; returns the accuracy after every epoch and the time to the target."""
     torch.manual_seed(seed)
@@ -97,16 +105,33 @@ def main(argv: list[str] | None = None) -> None:
                         help="learning rate (default 3e-3 for Adam, 0.05 for SGD momentum 0.9)")
     parser.add_argument("--gamma", type=float, default=0.75, help="lr factor after every epoch")
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--busy", action="store_true",
+                        help="train beside one busy process (a loop on one core)")
     args = parser.parse_args(argv)
     if args.lr is None:
         args.lr = 3e-3 if args.optimizer == "adam" else 0.05
     if args.threads < 1 or args.seeds < 1 or args.epochs < 1:
         parser.error("--threads, --seeds and --epochs must be >= 1")
     torch.set_num_threads(args.threads)
+    spinner = None
+    if args.busy:
+        import multiprocessing as mp
 
+        spinner = mp.get_context("spawn").Process(target=_spin, daemon=True)
+        spinner.start()
+        time.sleep(1.0)
+    try:
+        _report(args)
+    finally:
+        if spinner is not None:
+            spinner.terminate()
+
+
+def _report(args: argparse.Namespace) -> None:
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     print(f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs, {torch.get_num_threads()} torch thread(s); "
+          f"{os.cpu_count()} CPUs, {torch.get_num_threads()} torch thread(s)"
+          f"{', beside one busy process' if args.busy else ''}; "
           f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     print(f"LeNet-5, {sum(p.numel() for p in ReferenceLeNet().parameters()):,} parameters; "
           f"{args.optimizer} lr {args.lr:g}, batch {args.batch_size}, lr x {args.gamma:g} "
