@@ -144,8 +144,8 @@ def cell_seconds(nb) -> tuple[float, float]:
 def limit_table(assignments: list[str], students: int, repeats: int = 1) -> None:
     """Per assignment, its class graded alone at --jobs = cores: share of the hardware limit
     and where a notebook's time goes. With `repeats`, each bare run and each class run is
-    measured that many times and the medians are shown (this machine's timings move by up to
-    a third from run to run)."""
+    measured that many times and the medians are shown (of an even number of class runs, the
+    slower middle one; this machine's timings move by up to a third from run to run)."""
     from cnncourse.grading.env import usable_cores
     from cnncourse.grading.run import grade_class
 

@@ -55,8 +55,8 @@ def demo_budget(full: int, graded: int = 1, what: str = "") -> int:
         return full
     _cut = True
     if what:
-        print(f"[graded run: {graded:,} {what} instead of {full:,}; run the notebook yourself for "
-              "the whole demonstration]")
+        print(f"[graded run: {graded:,} of {full:,} {what}; run the notebook yourself for the "
+              "whole demonstration]")
     return graded
 
 

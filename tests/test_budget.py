@@ -149,7 +149,7 @@ def test_demo_budget(monkeypatch, capsys):
     monkeypatch.setenv(GRADING, "1")
     assert being_graded()
     assert demo_budget(30, graded=2, what="epochs") == 2
-    assert "[graded run: 2 epochs instead of 30" in capsys.readouterr().out
+    assert "[graded run: 2 of 30 epochs" in capsys.readouterr().out
     assert was_cut()
     assert demo_budget(3, graded=5) == 3  # never more than a student's run
     with pytest.raises(ValueError, match="must be >= 0"):
@@ -213,7 +213,7 @@ def test_cnncourse_grade_sends_the_signal(tmp_path, cli, full):
     assert result.returncode == 0, result.stdout + result.stderr
     page = (root / "grades" / "feedback" / "ann" / "00_toy.html").read_text()
     assert ("EPOCHS 30" if full else "EPOCHS 2") in page
-    assert ("[graded run: 2 epochs instead of 30" in page) != full
+    assert ("[graded run: 2 of 30 epochs" in page) != full
     grades = (root / "grades" / "grades.csv").read_text().splitlines()
     assert grades[1].split(",")[2:5] == ["graded", "4", "4"], grades
 
@@ -231,7 +231,7 @@ def test_cnncourse_check_runs_as_a_grader_does(tmp_path):
     nb, died = execute(path, progress=False)
     assert died is None
     printed = _printed(nb)
-    assert "EPOCHS 2" in printed and "[graded run: 2 epochs instead of 30" in printed
+    assert "EPOCHS 2" in printed and "[graded run: 2 of 30 epochs" in printed
 
 
 def test_the_worker_passes_the_signal_to_kernels_and_verification(monkeypatch):

@@ -107,23 +107,24 @@ _SMALL: dict = {}
 
 
 def budget_reaches(source_nb) -> set[str]:
-    """Answer cells whose code a budgeted demonstration runs before a graded cell: a variant of
-    one of them might leave something behind that the grading signal changes. (A budgeted
-    cell after the last graded cell cannot change a grade.)"""
+    """Answer cells whose code a budgeted demonstration runs before a test cell that the answer
+    can reach (`Cells.reach`): a variant of one of them might leave something behind that the
+    grading signal changes, and only a test cell after the demonstration can see it. (A variant
+    changes only the test cells it reaches: the packing rests on it.)"""
     from harness import _words
 
-    from cnncourse.notebooks import graded_cells
-
     cells = cells_of(source_nb)
-    graded_at = [i for i, c in enumerate(source_nb.cells) if c.cell_type == "code"
-                 and c.metadata.get("nbgrader", {}).get("grade")]
-    runs = set()
+    where = {c.metadata["nbgrader"]["grade_id"]: i for i, c in enumerate(source_nb.cells)
+             if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")}
+    reached = set()
     for i, cell in enumerate(source_nb.cells):
-        if cell.cell_type == "code" and "nbgrader" not in cell.metadata and \
-                _words(cell.source) & set(BUDGETED) and graded_at and i < graded_at[-1]:
-            runs |= _words(cell.source) & set(cells.answers)
-    assert graded_cells(source_nb)
-    return {a for a in cells.answers if cells.dependents(a) & runs}
+        if cell.cell_type != "code" or "nbgrader" in cell.metadata or \
+                not _words(cell.source) & set(BUDGETED):
+            continue
+        runs = _words(cell.source) & set(cells.answers)
+        reached |= {a for a in cells.answers if cells.dependents(a) & runs
+                    and any(where[t] > i for t in cells.reach(a))}
+    return reached
 
 
 def graded_small(assignment, tmp_path_factory):
